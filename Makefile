@@ -1,0 +1,57 @@
+# Two commands for a fresh machine: `make demo` (the main job, on the local stack) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CHECKOV_VENV := .venv-checkov
+PYTEST_ARGS ?=
+
+.PHONY: install test lint fmt bench up down logs demo clean
+
+install: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt localvision/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m localvision.model.build
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+test: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+fmt: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: install
+	$(PY) -m bench
+
+up: install
+	$(PY) -m devhost.stack up
+
+down:
+	@if [ -x $(PY) ]; then $(PY) -m devhost.stack down; else echo "nothing to stop"; fi
+
+logs:
+	$(PY) -m devhost.stack logs
+
+demo: install
+	$(PY) -m devhost.demo
+
+clean: down
+	rm -rf .local
