@@ -38,7 +38,9 @@ def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: floa
                 return
         except OSError:
             time.sleep(0.1)
-    raise TimeoutError(f"nothing answered on port {port} after {timeout:.0f} s; log:\n{log.read_text()[-4000:]}")
+    raise TimeoutError(
+        f"nothing answered on port {port} after {timeout:.0f} s; log:\n{log.read_text()[-4000:]}"
+    )
 
 
 @dataclass
