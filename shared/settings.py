@@ -50,6 +50,13 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError("must be more than 0")
+    return value
+
+
 def _probability(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
@@ -77,9 +84,23 @@ def _guid(text: str) -> str:
     return str(UUID(text))
 
 
+def _resource_id(text: str) -> str:
+    pattern = (
+        r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.CognitiveServices/accounts/[^/]+"
+    )
+    if not re.fullmatch(pattern, text, flags=re.IGNORECASE):
+        raise ValueError(
+            "must be the prediction resource's Azure resource id, /subscriptions/<id>/resourceGroups/<group>"
+            "/providers/Microsoft.CognitiveServices/accounts/<name>"
+        )
+    return text
+
+
 def _ncrontab(text: str) -> str:
     if len(text.split()) != 6:
-        raise ValueError("must be a six-field NCRONTAB expression: {second} {minute} {hour} {day} {month} {dow}")
+        raise ValueError(
+            "must be a six-field NCRONTAB expression: {second} {minute} {hour} {day} {month} {dow}"
+        )
     return text
 
 
@@ -103,57 +124,153 @@ def _publish_name(text: str) -> str:
 
 SETTINGS: tuple[Setting, ...] = (
     # Storage (connection string or identity-based group, see STORAGE_CONNECTION)
-    Setting(STORAGE_CONNECTION, "Storage connection string for the pipeline's containers and queues; "
-            "or set the identity-based PIPELINE_STORAGE__blobServiceUri / __queueServiceUri instead.",
-            optional=True, secret=True),
+    Setting(
+        STORAGE_CONNECTION,
+        "Storage connection string for the pipeline's containers and queues; "
+        "or set the identity-based PIPELINE_STORAGE__blobServiceUri / __queueServiceUri instead.",
+        optional=True,
+        secret=True,
+    ),
     Setting("IMAGES_CONTAINER", "Container watched for images to classify.", "images", _container_name),
-    Setting("RESULTS_CONTAINER", "Container that receives one {name}.json document per image.", "results",
-            _container_name),
-    Setting("REVIEW_CONTAINER", "Container that receives copies of low-confidence images.", "review",
-            _container_name),
-    Setting("TRAINING_CONTAINER", "Container of labelled training images, training/{tag}/{file}.", "training",
-            _container_name),
-    Setting("PIPELINE_CONTAINER", "Container of the pipeline's own state: run records, sync manifest, lock.",
-            "pipeline", _container_name),
+    Setting(
+        "RESULTS_CONTAINER",
+        "Container that receives one {name}.json document per image.",
+        "results",
+        _container_name,
+    ),
+    Setting(
+        "REVIEW_CONTAINER",
+        "Container that receives copies of low-confidence images.",
+        "review",
+        _container_name,
+    ),
+    Setting(
+        "TRAINING_CONTAINER",
+        "Container of labelled training images, training/{tag}/{file}.",
+        "training",
+        _container_name,
+    ),
+    Setting(
+        "PIPELINE_CONTAINER",
+        "Container of the pipeline's own state: run records, sync manifest, lock.",
+        "pipeline",
+        _container_name,
+    ),
     Setting("RETRAIN_QUEUE", "Queue that carries retrain cycle steps to the worker.", "retrain", _queue_name),
     # Custom Vision
     Setting("CUSTOMVISION_TRAINING_ENDPOINT", "Custom Vision training resource endpoint.", None, _http_url),
     Setting("CUSTOMVISION_TRAINING_KEY", "Custom Vision training key.", None, secret=True),
-    Setting("CUSTOMVISION_PREDICTION_ENDPOINT", "Custom Vision prediction resource endpoint.", None, _http_url),
+    Setting(
+        "CUSTOMVISION_PREDICTION_ENDPOINT", "Custom Vision prediction resource endpoint.", None, _http_url
+    ),
     Setting("CUSTOMVISION_PREDICTION_KEY", "Custom Vision prediction key.", None, secret=True),
-    Setting("CUSTOMVISION_PREDICTION_RESOURCE_ID", "Azure resource id of the prediction resource (publishing "
-            "needs it).", None),
-    Setting("CUSTOMVISION_PROJECT_ID", "Project id; when empty the project is found or created by name.",
-            optional=True, parse=_guid),
-    Setting("CUSTOMVISION_PROJECT_NAME", "Project name to find or create when no id is given.",
-            "Classify Fruit"),
-    Setting("CUSTOMVISION_CLASSIFICATION_TYPE", "Classification type of a created project.", "Multiclass",
-            _one_of("Multiclass", "Multilabel")),
-    Setting("CUSTOMVISION_DOMAIN", "Domain name of a created project, e.g. General, Food, Retail.", "General"),
-    Setting("PUBLISHED_NAME", "Name the model is published and called under.", "fruit-classifier",
-            _publish_name),
+    Setting(
+        "CUSTOMVISION_PREDICTION_RESOURCE_ID",
+        "Azure resource id of the prediction resource (publishing needs it).",
+        None,
+        _resource_id,
+    ),
+    Setting(
+        "CUSTOMVISION_PROJECT_ID",
+        "Project id; when empty the project is found or created by name.",
+        optional=True,
+        parse=_guid,
+    ),
+    Setting(
+        "CUSTOMVISION_PROJECT_NAME", "Project name to find or create when no id is given.", "Classify Fruit"
+    ),
+    Setting(
+        "CUSTOMVISION_CLASSIFICATION_TYPE",
+        "Classification type of a created project.",
+        "Multiclass",
+        _one_of("Multiclass", "Multilabel"),
+    ),
+    Setting(
+        "CUSTOMVISION_DOMAIN", "Domain name of a created project, e.g. General, Food, Retail.", "General"
+    ),
+    Setting(
+        "CUSTOMVISION_TIMEOUT_SECONDS",
+        "Read timeout of one Custom Vision call (connect timeout: 10 s "
+        "or this, whichever is less); a timeout counts as a transient error.",
+        "30",
+        _positive_float,
+    ),
+    Setting(
+        "PUBLISHED_NAME", "Name the model is published and called under.", "fruit-classifier", _publish_name
+    ),
     # Classification
-    Setting("PREDICTION_THRESHOLD", "Probability at or over which a tag is listed in a result's tags.", "0.5",
-            _probability),
-    Setting("REVIEW_THRESHOLD", "Images whose top probability is below this are copied to the review "
-            "container.", "0.6", _probability),
-    Setting("PREDICTION_MAX_TPS", "Client-side limit of prediction calls per second per instance "
-            "(F0 allows 2, S0 20 on /nostore); 0 for no limit.", "10", _non_negative_float),
-    Setting("TRANSIENT_RETRY_SECONDS", "Time budget for retrying a throttled or failing call inside one "
-            "invocation before the host retries it.", "60", _non_negative_float),
+    Setting(
+        "PREDICTION_THRESHOLD",
+        "Probability at or over which a tag is listed in a result's tags.",
+        "0.5",
+        _probability,
+    ),
+    Setting(
+        "REVIEW_THRESHOLD",
+        "Images whose top probability is below this are copied to the review container.",
+        "0.6",
+        _probability,
+    ),
+    Setting(
+        "PREDICTION_MAX_TPS",
+        "Client-side limit of prediction calls per second per instance "
+        "(F0 allows 2, S0 20 on /nostore); 0 for no limit.",
+        "10",
+        _non_negative_float,
+    ),
+    Setting(
+        "TRANSIENT_RETRY_SECONDS",
+        "Time budget for retrying a throttled or failing call inside one "
+        "invocation before the host retries it.",
+        "60",
+        _non_negative_float,
+    ),
+    Setting(
+        "QUICKTEST_MAX_BYTES",
+        "Largest image POST /api/classify accepts, as a body or fetched from a URL (413 beyond).",
+        "20971520",
+        _positive_int,
+    ),
+    Setting(
+        "QUICKTEST_URL_TIMEOUT_SECONDS",
+        "Time limit for fetching an image URL given to POST /api/classify.",
+        "10",
+        _positive_float,
+    ),
     # Retrain
-    Setting("RETRAIN_SCHEDULE", "Six-field NCRONTAB schedule of the scheduled retrain (UTC).", "0 0 3 * * *",
-            _ncrontab),
-    Setting("TRAINING_TYPE", "Regular (quick) or Advanced training.", "Regular", _one_of("Regular", "Advanced")),
+    Setting(
+        "RETRAIN_SCHEDULE",
+        "Six-field NCRONTAB schedule of the scheduled retrain (UTC).",
+        "0 0 3 * * *",
+        _ncrontab,
+    ),
+    Setting(
+        "TRAINING_TYPE", "Regular (quick) or Advanced training.", "Regular", _one_of("Regular", "Advanced")
+    ),
     Setting("TRAINING_BUDGET_HOURS", "Reserved budget in hours for Advanced training.", "1", _positive_int),
     Setting("RETRAIN_POLL_SECONDS", "Delay between polls of a training iteration.", "30", _positive_int),
     Setting("GATE_MIN_PRECISION", "Minimum precision at the threshold to publish.", "0.8", _probability),
     Setting("GATE_MIN_RECALL", "Minimum recall at the threshold to publish.", "0.8", _probability),
     Setting("GATE_MIN_AP", "Minimum average precision to publish.", "0.8", _probability),
-    Setting("GATE_TOLERANCE", "How much worse than the published iteration a new one may be.", "0.02",
-            _probability),
-    Setting("KEEP_ITERATIONS", "Iterations kept in the project; older ones are deleted (Custom Vision "
-            "allows 20).", "5", _positive_int),
+    Setting(
+        "GATE_TOLERANCE",
+        "How much worse than the published iteration a new one may be.",
+        "0.02",
+        _probability,
+    ),
+    Setting(
+        "RETRAIN_STALE_MINUTES",
+        "A cycle whose run record was not updated for this long no longer blocks "
+        "a new one (it is taken as crashed).",
+        "120",
+        _positive_int,
+    ),
+    Setting(
+        "KEEP_ITERATIONS",
+        "Iterations kept in the project; older ones are deleted (Custom Vision allows 20).",
+        "5",
+        _positive_int,
+    ),
 )
 
 SETTING_NAMES: frozenset[str] = frozenset(s.name for s in SETTINGS)
@@ -209,8 +326,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         )
     elif not connection_string and not {"blobServiceUri", "queueServiceUri"} <= identity.keys():
         problems.append(
-            f"{STORAGE_CONNECTION}__blobServiceUri and {STORAGE_CONNECTION}__queueServiceUri must both be set "
-            "for an identity-based connection (the blob trigger uses queues too)"
+            f"{STORAGE_CONNECTION}__blobServiceUri and {STORAGE_CONNECTION}__queueServiceUri must both be "
+            "set for an identity-based connection (the blob trigger uses queues too)"
         )
     if problems:
         raise SettingsError("Invalid settings:\n  - " + "\n  - ".join(problems))

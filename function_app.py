@@ -1,0 +1,73 @@
+"""The Function app: triggers and bindings only; the pipeline lives in shared/ (see docs/pipeline.md).
+
+Settings are validated at import, so a wrong or missing one stops the app at start-up with a
+SettingsError that names it.
+"""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from shared.api import Reply
+from shared.pipeline import Pipeline
+
+pipeline = Pipeline.from_environment()
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+
+def _http(reply: Reply) -> func.HttpResponse:
+    return func.HttpResponse(
+        reply.json(), status_code=reply.status, headers=reply.headers, mimetype="application/json"
+    )
+
+
+@app.function_name("classify")
+@app.blob_trigger(
+    arg_name="image",
+    path="%IMAGES_CONTAINER%/{name}",
+    connection="PIPELINE_STORAGE",
+    source=func.BlobSource.EVENT_GRID,
+)
+def classify(image: func.InputStream) -> None:
+    properties = image.blob_properties or {}
+    pipeline.classify_blob(
+        image.name, image.read(), properties.get("ETag"), properties.get("Length", image.length)
+    )
+
+
+@app.function_name("classify_poison")
+@app.queue_trigger(arg_name="message", queue_name="webjobs-blobtrigger-poison", connection="PIPELINE_STORAGE")
+def classify_poison(message: func.QueueMessage) -> None:
+    pipeline.classify_poisoned(message.get_body().decode("utf-8", "replace"))
+
+
+@app.function_name("classify_quick")
+@app.route(route="classify", methods=["POST"])
+def classify_quick(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(pipeline.quick_test(req.get_body(), req.headers.get("Content-Type", "")))
+
+
+@app.function_name("retrain")
+@app.route(route="retrain", methods=["GET", "POST"])
+def retrain(req: func.HttpRequest) -> func.HttpResponse:
+    if req.method.upper() == "POST":
+        return _http(pipeline.retrain_start(req.url))
+    return _http(pipeline.retrain_runs())
+
+
+@app.function_name("retrain_status")
+@app.route(route="retrain/{runId}", methods=["GET"])
+def retrain_status(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(pipeline.retrain_status(req.route_params.get("runId", "")))
+
+
+@app.function_name("retrain_scheduled")
+@app.timer_trigger(arg_name="timer", schedule="%RETRAIN_SCHEDULE%", run_on_startup=False)
+def retrain_scheduled(timer: func.TimerRequest) -> None:
+    pipeline.retrain_scheduled()
+
+
+@app.function_name("retrain_worker")
+@app.queue_trigger(arg_name="message", queue_name="%RETRAIN_QUEUE%", connection="PIPELINE_STORAGE")
+def retrain_worker(message: func.QueueMessage) -> None:
+    pipeline.retrain_step(message.get_body().decode("utf-8", "replace"), message.dequeue_count or 1)

@@ -1,0 +1,117 @@
+"""The bridge to ``localvision.model``: one featurizer per process, trained models cached by iteration.
+
+Nothing here reads a model file per request: a model is loaded once (or kept from training) and reused.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from localvision.persistence import atomic_write
+
+if TYPE_CHECKING:
+    from localvision.model import Featurizer, Performance, TrainedModel
+
+MODEL_FILE = "model.npz"
+EVALUATION_FILE = "evaluation.npz"
+
+
+class TrainingFailure(Exception):
+    """Training could not produce a model; the message is shown as the iteration's error details."""
+
+
+class Engine:
+    """Loads the featurizer lazily (first training or prediction) and keeps loaded models in memory."""
+
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        self._cache_dir = cache_dir
+        self._featurizer: Featurizer | None = None
+        self._featurizer_lock = threading.Lock()
+        self._models: dict[str, TrainedModel] = {}
+        self._evaluations: dict[str, tuple[np.ndarray, list[list[int]]]] = {}
+        self._lock = threading.Lock()
+
+    def featurizer(self) -> Featurizer:
+        if self._featurizer is None:
+            with self._featurizer_lock:
+                if self._featurizer is None:
+                    from localvision.model import Featurizer
+
+                    self._featurizer = Featurizer.load(cache_dir=self._cache_dir)
+        return self._featurizer
+
+    def train(
+        self,
+        iteration_id: str,
+        out_dir: Path,
+        images: Sequence[bytes],
+        labels: Sequence[Sequence[int]],
+        num_tags: int,
+        multilabel: bool,
+        advanced: bool,
+    ) -> None:
+        """Train; write the model and its out-of-fold evaluation to ``out_dir``; keep both in memory."""
+        from localvision.model import ImageDecodeError, TrainingError, prepare_image, train
+
+        try:
+            decoded = [prepare_image(data) for data in images]
+            outcome = train(
+                decoded, labels, num_tags, multilabel, self.featurizer(), advanced=advanced, seed=0
+            )
+        except (ImageDecodeError, TrainingError) as error:
+            raise TrainingFailure(str(error)) from error
+        del decoded
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = out_dir / f".{MODEL_FILE}.tmp"
+        outcome.model.save(tmp)
+        os.replace(tmp, out_dir / MODEL_FILE)
+        label_lists = [list(map(int, row)) for row in labels]
+        buffer = io.BytesIO()
+        np.savez(buffer, probabilities=outcome.oof_probabilities, labels=np.array(json.dumps(label_lists)))
+        atomic_write(out_dir / EVALUATION_FILE, buffer.getvalue())
+        with self._lock:
+            self._models[iteration_id] = outcome.model
+            self._evaluations[iteration_id] = (outcome.oof_probabilities, label_lists)
+
+    def _model(self, iteration_id: str, model_dir: Path) -> TrainedModel:
+        model = self._models.get(iteration_id)
+        if model is None:
+            from localvision.model import TrainedModel
+
+            with self._lock:
+                model = self._models.get(iteration_id)
+                if model is None:
+                    model = TrainedModel.load(model_dir / MODEL_FILE)
+                    self._models[iteration_id] = model
+        return model
+
+    def predict(self, iteration_id: str, model_dir: Path, data: bytes) -> np.ndarray:
+        """Probabilities per tag (in the iteration's tag order); ValueError if ``data`` is not an image."""
+        from localvision.model import prepare_image
+
+        image = prepare_image(data)  # ImageDecodeError is a ValueError
+        return self._model(iteration_id, model_dir).predict(image, self.featurizer())
+
+    def performance(self, iteration_id: str, model_dir: Path, threshold: float) -> Performance:
+        from localvision.model import performance
+
+        evaluation = self._evaluations.get(iteration_id)
+        if evaluation is None:
+            with np.load(model_dir / EVALUATION_FILE, allow_pickle=False) as data:
+                evaluation = (data["probabilities"], json.loads(str(data["labels"])))
+            with self._lock:
+                self._evaluations[iteration_id] = evaluation
+        return performance(evaluation[0], evaluation[1], threshold)
+
+    def forget(self, iteration_id: str) -> None:
+        with self._lock:
+            self._models.pop(iteration_id, None)
+            self._evaluations.pop(iteration_id, None)

@@ -1,0 +1,109 @@
+#!/usr/bin/env pwsh
+# azd postdeploy hook (Windows): subscribe the classify function to BlobCreated events of the images container.
+# Same steps as postdeploy.sh: read the blobs_extension key (it exists only once the deployed code has started),
+# PUT the Event Grid subscription (idempotent), wait until Event Grid has validated the webhook.
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+
+# azd exports the environment's values to hooks; when run by hand, read them from azd.
+if (-not $env:AZURE_FUNCTION_APP_NAME) {
+    foreach ($line in (azd env get-values)) {
+        if ($line -match '^([^=]+)=(.*)$') {
+            [Environment]::SetEnvironmentVariable($Matches[1], $Matches[2].Trim('"'))
+        }
+    }
+}
+
+$required = 'AZURE_SUBSCRIPTION_ID', 'RESOURCE_GROUP', 'AZURE_FUNCTION_APP_NAME', 'SERVICE_PIPELINE_BASE_URL',
+    'EVENTGRID_SYSTEM_TOPIC_NAME', 'AZURE_STORAGE_ACCOUNT_ID', 'IMAGES_CONTAINER', 'EVENTGRID_DEADLETTER_CONTAINER',
+    'CLASSIFY_FUNCTION_NAME'
+foreach ($name in $required) {
+    if (-not [Environment]::GetEnvironmentVariable($name)) {
+        Write-Error "postdeploy: $name is not set; run 'azd provision' first (or 'azd env refresh')."
+    }
+}
+
+$subscriptionName = if ($env:EVENTGRID_SUBSCRIPTION_NAME) { $env:EVENTGRID_SUBSCRIPTION_NAME } else { 'classifyimages' }
+$attempts = if ($env:POSTDEPLOY_ATTEMPTS) { [int]$env:POSTDEPLOY_ATTEMPTS } else { 30 }
+$delay = if ($env:POSTDEPLOY_DELAY_SECONDS) { [int]$env:POSTDEPLOY_DELAY_SECONDS } else { 10 }
+
+Write-Host "postdeploy: reading the blobs_extension key of $env:AZURE_FUNCTION_APP_NAME"
+$key = ''
+for ($attempt = 1; ; $attempt++) {
+    $key = az functionapp keys list --resource-group $env:RESOURCE_GROUP --name $env:AZURE_FUNCTION_APP_NAME `
+        --query systemKeys.blobs_extension --output tsv 2>$null
+    if ($LASTEXITCODE -eq 0 -and $key) { break }
+    if ($attempt -ge $attempts) {
+        Write-Error ("postdeploy: no blobs_extension key after $attempts attempts. The host creates it when it " +
+            "starts the blob trigger: check the deployment and the app's logs, then run scripts/postdeploy.ps1 again.")
+    }
+    Write-Host "postdeploy: key not there yet (attempt $attempt/$attempts), waiting ${delay}s"
+    Start-Sleep -Seconds $delay
+}
+
+$webhook = "$($env:SERVICE_PIPELINE_BASE_URL.TrimEnd('/'))/runtime/webhooks/blobs?functionName=Host.Functions.$($env:CLASSIFY_FUNCTION_NAME)"
+$subscriptionUrl = "/subscriptions/$($env:AZURE_SUBSCRIPTION_ID)/resourceGroups/$($env:RESOURCE_GROUP)" +
+    "/providers/Microsoft.EventGrid/systemTopics/$($env:EVENTGRID_SYSTEM_TOPIC_NAME)" +
+    "/eventSubscriptions/$($subscriptionName)?api-version=2022-06-15"
+
+$body = @{
+    properties = @{
+        destination = @{
+            endpointType = 'WebHook'
+            properties = @{
+                endpointUrl = "$webhook&code=$key"
+                maxEventsPerBatch = 1
+                preferredBatchSizeInKilobytes = 64
+            }
+        }
+        filter = @{
+            includedEventTypes = @('Microsoft.Storage.BlobCreated')
+            subjectBeginsWith = "/blobServices/default/containers/$($env:IMAGES_CONTAINER)/"
+            isSubjectCaseSensitive = $false
+        }
+        eventDeliverySchema = 'EventGridSchema'
+        retryPolicy = @{
+            maxDeliveryAttempts = 30
+            eventTimeToLiveInMinutes = 1440
+        }
+        deadLetterWithResourceIdentity = @{
+            identity = @{ type = 'SystemAssigned' }
+            deadLetterDestination = @{
+                endpointType = 'StorageBlob'
+                properties = @{
+                    resourceId = $env:AZURE_STORAGE_ACCOUNT_ID
+                    blobContainerName = $env:EVENTGRID_DEADLETTER_CONTAINER
+                }
+            }
+        }
+    }
+}
+
+# The body holds the key: a temporary file, removed afterwards, never printed.
+$bodyFile = New-TemporaryFile
+try {
+    $body | ConvertTo-Json -Depth 10 | Set-Content -Path $bodyFile -Encoding utf8
+    Write-Host "postdeploy: subscribing $webhook&code=*** to BlobCreated in '$($env:IMAGES_CONTAINER)'"
+    az rest --method put --url $subscriptionUrl --body "@$bodyFile" --output none
+    if ($LASTEXITCODE -ne 0) { Write-Error 'postdeploy: creating the Event Grid subscription failed.' }
+}
+finally {
+    Remove-Item -Path $bodyFile -Force -ErrorAction SilentlyContinue
+}
+
+# Event Grid validates the webhook (the blob extension answers the handshake) before the subscription is ready.
+for ($attempt = 1; ; $attempt++) {
+    $state = az rest --method get --url $subscriptionUrl --query properties.provisioningState --output tsv
+    if ($state -eq 'Succeeded') {
+        Write-Host "postdeploy: Event Grid subscription '$subscriptionName' is ready"
+        exit 0
+    }
+    if ($state -in 'Failed', 'Canceled') {
+        Write-Error ("postdeploy: Event Grid subscription '$subscriptionName' ended in state $state; the webhook " +
+            'validation failed: check that the classify function is deployed and running.')
+    }
+    if ($attempt -ge $attempts) {
+        Write-Error "postdeploy: subscription still '$state' after $attempts checks; run scripts/postdeploy.ps1 again."
+    }
+    Start-Sleep -Seconds $delay
+}

@@ -1,0 +1,138 @@
+"""Custom Vision SDK clients configured for the pipeline, and the project bootstrap (find or create).
+
+Both clients have the SDK's retries off and explicit timeouts; every call goes through
+``CustomVision.training`` / ``.prediction``, which apply our retry policy (shared.retry) and map
+errors (shared.errors), and prediction calls also wait for the client-side rate limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from azure.cognitiveservices.vision.customvision.prediction import CustomVisionPredictionClient
+from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
+from msrest.authentication import ApiKeyCredentials
+
+from shared.errors import PermanentError, PipelineError, from_customvision
+from shared.retry import call_with_retry, limiter_for
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+CONNECT_TIMEOUT = 10.0
+
+
+def _configure(client: CustomVisionTrainingClient | CustomVisionPredictionClient, timeout: float) -> None:
+    client.config.retry_policy.retries = 0  # the retry logic is ours (shared.retry)
+    client.config.connection.timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
+
+
+class CustomVision:
+    """The training and prediction clients of one configuration, with retries, rate limit and project id."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        timeout = settings["CUSTOMVISION_TIMEOUT_SECONDS"]
+        self.trainer = CustomVisionTrainingClient(
+            settings["CUSTOMVISION_TRAINING_ENDPOINT"],
+            ApiKeyCredentials(in_headers={"Training-key": settings["CUSTOMVISION_TRAINING_KEY"]}),
+        )
+        self.predictor = CustomVisionPredictionClient(
+            settings["CUSTOMVISION_PREDICTION_ENDPOINT"],
+            ApiKeyCredentials(in_headers={"Prediction-key": settings["CUSTOMVISION_PREDICTION_KEY"]}),
+        )
+        _configure(self.trainer, timeout)
+        _configure(self.predictor, timeout)
+        self._limiter = limiter_for(settings["PREDICTION_MAX_TPS"])
+        self._project_id: str | None = settings["CUSTOMVISION_PROJECT_ID"]
+        self._project_lock = threading.Lock()
+
+    def _classifier(self, key_setting: str) -> Callable[[Exception], PipelineError | None]:
+        project_id = self.settings["CUSTOMVISION_PROJECT_ID"]
+        return lambda exc: from_customvision(exc, key_setting=key_setting, project_id=project_id)
+
+    def training(self, fn: Callable[[CustomVisionTrainingClient], T], what: str) -> T:
+        return call_with_retry(
+            lambda: fn(self.trainer),
+            self._classifier("CUSTOMVISION_TRAINING_KEY"),
+            budget_seconds=self.settings["TRANSIENT_RETRY_SECONDS"],
+            what=what,
+        )
+
+    def prediction(self, fn: Callable[[CustomVisionPredictionClient], T], what: str) -> T:
+        def limited() -> T:
+            self._limiter.acquire()
+            return fn(self.predictor)
+
+        return call_with_retry(
+            limited,
+            self._classifier("CUSTOMVISION_PREDICTION_KEY"),
+            budget_seconds=self.settings["TRANSIENT_RETRY_SECONDS"],
+            what=what,
+        )
+
+    def project_id(self, *, create: bool = False) -> str:
+        """The project: CUSTOMVISION_PROJECT_ID, else found by name (created if ``create``). Cached."""
+        with self._project_lock:
+            if self._project_id is None:
+                self._project_id = self._find_project(create)
+            return self._project_id
+
+    def verify_project(self) -> None:
+        """Fail with ProjectNotFound naming the setting when CUSTOMVISION_PROJECT_ID names no project."""
+        pid = self.project_id(create=False)
+        self.training(lambda t: t.get_project(pid), "get project")
+
+    def _find_project(self, create: bool) -> str:
+        name = self.settings["CUSTOMVISION_PROJECT_NAME"]
+        for project in self.training(lambda t: t.get_projects(), "list projects"):
+            if project.name == name:
+                return project.id
+        if not create:
+            raise PermanentError(
+                "ProjectNotFound",
+                f"No Custom Vision project is named {name!r} (CUSTOMVISION_PROJECT_NAME): run a retrain "
+                "cycle to create it, or set CUSTOMVISION_PROJECT_ID",
+            )
+        domain_id = self._domain_id()
+        kind = self.settings["CUSTOMVISION_CLASSIFICATION_TYPE"]
+        project = self.training(
+            lambda t: t.create_project(name, domain_id=domain_id, classification_type=kind), "create project"
+        )
+        log.info(
+            "Created Custom Vision project %r (%s, %s domain)",
+            name,
+            kind,
+            self.settings["CUSTOMVISION_DOMAIN"],
+        )
+        return project.id
+
+    def _domain_id(self) -> str:
+        wanted = self.settings["CUSTOMVISION_DOMAIN"]
+        domains = [
+            d for d in self.training(lambda t: t.get_domains(), "list domains") if d.type == "Classification"
+        ]
+        for domain in domains:
+            if domain.name.lower() == wanted.lower():
+                return domain.id
+        names = ", ".join(sorted(d.name for d in domains))
+        raise PermanentError(
+            "DomainNotFound",
+            f"CUSTOMVISION_DOMAIN={wanted!r} is not a classification domain here; use one of: {names}",
+        )
+
+
+_cache: dict[int, CustomVision] = {}
+_cache_lock = threading.Lock()
+
+
+def customvision_for(settings: Settings) -> CustomVision:
+    """One CustomVision per Settings object per process (clients, rate limit and project id shared)."""
+    with _cache_lock:
+        key = id(settings)
+        if key not in _cache:
+            _cache[key] = CustomVision(settings)
+        return _cache[key]

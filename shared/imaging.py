@@ -1,0 +1,134 @@
+"""Image normalisation: turn what users drop into something Custom Vision accepts, or refuse it clearly.
+
+Custom Vision takes JPEG, PNG, GIF and BMP up to 4 MB (prediction) / 6 MB (training), at most 10,240 px
+a side and 25:1 aspect. Anything else Pillow can read (WEBP, TIFF, ...) is converted to JPEG; EXIF
+orientation is applied; big images are downscaled. Images that already fit pass through byte for byte.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from shared.errors import PermanentError
+
+PREDICTION_MAX_BYTES = 4 * 1024 * 1024
+TRAINING_MAX_BYTES = 6 * 1024 * 1024
+MAX_SIDE = 10_240
+# Below this on the shorter side an image is an icon or a tracking pixel: nothing to classify. (Custom
+# Vision upscales images under 256 px; it refuses some tiny ones with BadRequestImageDimensions.)
+MIN_SIDE = 32
+MAX_ASPECT = 25.0
+# Pillow refuses images over 2 x this as decompression bombs; we refuse from 1 x (about 89 megapixels,
+# e.g. 10,940 x 8,180), which bounds the memory one image can take (about 270 MB as RGB).
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS
+ACCEPTED_FORMATS = {"JPEG", "PNG", "GIF", "BMP"}  # an MPO (multi-picture JPEG) is re-encoded
+JPEG_QUALITY = 90
+
+
+@dataclass(frozen=True)
+class NormalisedImage:
+    data: bytes
+    width: int
+    height: int
+    source_format: str
+    changes: tuple[str, ...]  # what was done, e.g. ("rotated", "converted WEBP to JPEG"); empty: untouched
+
+
+def _open(data: bytes) -> Image.Image:
+    if not data:
+        raise PermanentError(
+            "NotAnImage", "The blob is empty: upload a JPEG, PNG, GIF, BMP, WEBP or TIFF image"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.width * image.height > MAX_PIXELS:
+                raise Image.DecompressionBombError("too many pixels")
+            return image
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PermanentError(
+            "ImageTooLarge",
+            f"The image has more than {MAX_PIXELS:,} pixels (a possible decompression bomb): downscale it "
+            f"to at most {MAX_SIDE} px a side before uploading",
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise PermanentError(
+            "NotAnImage",
+            f"The file is not an image Pillow can read ({exc}): upload a JPEG, PNG, GIF, BMP, WEBP or TIFF",
+        ) from None
+
+
+def _check_shape(width: int, height: int) -> None:
+    if min(width, height) < MIN_SIDE:
+        raise PermanentError(
+            "ImageTooSmall",
+            f"The image is {width}x{height} px; at least {MIN_SIDE} px on each side is needed",
+        )
+    if max(width, height) / min(width, height) > MAX_ASPECT:
+        raise PermanentError(
+            "ImageAspectRatio",
+            f"The image is {width}x{height} px; Custom Vision takes at most {MAX_ASPECT:.0f}:1",
+        )
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGB", rgba.size, (255, 255, 255))
+        canvas.paste(rgba, mask=rgba.getchannel("A"))
+        return canvas
+    return image.convert("RGB")
+
+
+def _encode_jpeg(image: Image.Image, max_bytes: int, changes: list[str]) -> bytes:
+    for _ in range(6):
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+        if out.tell() <= max_bytes:
+            return out.getvalue()
+        scale = math.sqrt(max_bytes / out.tell()) * 0.9
+        image = image.resize(
+            (max(1, int(image.width * scale)), max(1, int(image.height * scale))), Image.LANCZOS
+        )
+        changes.append(f"downscaled to {image.width}x{image.height} to fit {max_bytes // (1024 * 1024)} MB")
+    raise PermanentError("ImageTooLarge", "The image could not be compressed under the size limit")
+
+
+def normalise(data: bytes, max_bytes: int = PREDICTION_MAX_BYTES) -> NormalisedImage:
+    """Return the image as Custom Vision will take it, or raise PermanentError saying what is wrong."""
+    image = _open(data)
+    source_format = image.format or "unknown"
+    width, height = image.size
+    _check_shape(width, height)
+    if image.format == "JPEG" and max(width, height) > MAX_SIDE:
+        image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decode at 1/2, 1/4 or 1/8 scale: far less memory
+    try:
+        image.load()
+    except (OSError, ValueError) as exc:
+        raise PermanentError(
+            "NotAnImage", f"The image is corrupt or truncated ({exc}): upload it again"
+        ) from None
+    orientation = image.getexif().get(0x0112, 1)
+    changes: list[str] = []
+    if source_format not in ACCEPTED_FORMATS:
+        changes.append(f"converted {source_format} to JPEG")
+    if orientation not in (0, 1):
+        changes.append(f"applied EXIF orientation {orientation}")
+    if max(width, height) > MAX_SIDE:
+        changes.append(f"downscaled from {width}x{height} to at most {MAX_SIDE} px a side")
+    if len(data) > max_bytes and not changes:
+        changes.append(f"re-encoded to fit {max_bytes // (1024 * 1024)} MB")
+    if not changes:
+        return NormalisedImage(data, width, height, source_format, ())
+    image = _to_rgb(ImageOps.exif_transpose(image))
+    if max(image.size) > MAX_SIDE:
+        image.thumbnail((MAX_SIDE, MAX_SIDE), Image.LANCZOS)
+    encoded = _encode_jpeg(image, max_bytes, changes)
+    final = Image.open(io.BytesIO(encoded))
+    return NormalisedImage(encoded, final.width, final.height, source_format, tuple(changes))

@@ -1,0 +1,94 @@
+"""The pipeline as the triggers see it: one object per app, built from validated settings.
+
+Clients are created on first use, so importing the app (and validating its settings) needs no network.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import cached_property
+from typing import Any
+
+from shared import api
+from shared.classify import Classifier
+from shared.customvision import CustomVision, customvision_for
+from shared.retrain import Retrainer
+from shared.settings import Settings, load_settings
+from shared.storage import Storage, storage_for
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @classmethod
+    def from_environment(cls) -> Pipeline:
+        """Validate every setting now: a wrong or missing one raises SettingsError naming it."""
+        settings = load_settings()
+        log.info("pipeline settings: %s", settings.redacted())
+        return cls(settings)
+
+    @cached_property
+    def storage(self) -> Storage:
+        return storage_for(self.settings)
+
+    @cached_property
+    def customvision(self) -> CustomVision:
+        return customvision_for(self.settings)
+
+    @cached_property
+    def classifier(self) -> Classifier:
+        return Classifier(self.settings, self.storage, self.customvision)
+
+    @cached_property
+    def retrainer(self) -> Retrainer:
+        return Retrainer(self.settings, self.storage, self.customvision)
+
+    # --- one method per trigger ---------------------------------------------------------------------
+
+    def classify_blob(
+        self, trigger_name: str, data: bytes, etag: str | None, size: int | None
+    ) -> dict | None:
+        """The blob trigger. ``etag``/``size`` from the trigger's blob properties, when it gave them."""
+        name = self.classifier.blob_name(trigger_name)
+        blob = self.classifier.reference(name, etag, size if size is not None else len(data))
+        if blob is None:
+            log.info("images/%s is gone: nothing to classify", name)
+            return None
+        return self.classifier.classify_blob(blob, data)
+
+    def classify_poisoned(self, body: str) -> dict | None:
+        """The poison-queue trigger: the host gave up on a blob."""
+        try:
+            message = json.loads(body)
+        except ValueError:
+            log.warning("poison message is not JSON, ignored: %.200s", body)
+            return None
+        return self.classifier.record_poisoned(message) if isinstance(message, dict) else None
+
+    def quick_test(self, body: bytes, content_type: str) -> api.Reply:
+        return api.quick_test(self.classifier, self.settings, body, content_type)
+
+    def retrain_start(self, request_url: str) -> api.Reply:
+        return api.retrain_start(self.retrainer, request_url)
+
+    def retrain_runs(self) -> api.Reply:
+        return api.retrain_runs(self.retrainer)
+
+    def retrain_status(self, run_id: str) -> api.Reply:
+        return api.retrain_status(self.retrainer, run_id)
+
+    def retrain_scheduled(self) -> dict[str, Any] | None:
+        return self.retrainer.scheduled()
+
+    def retrain_step(self, body: str, dequeue_count: int) -> None:
+        try:
+            message = json.loads(body)
+        except ValueError:
+            log.warning("retrain message is not JSON, ignored: %.200s", body)
+            return
+        if isinstance(message, dict):
+            self.retrainer.handle(message, dequeue_count)

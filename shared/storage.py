@@ -1,0 +1,139 @@
+"""Blob and queue clients for the pipeline's storage account, and small JSON-blob helpers.
+
+The account is reached by connection string (Azurite: ``UseDevelopmentStorage=true``) or by identity
+(``PIPELINE_STORAGE__blobServiceUri`` / ``__queueServiceUri``, optionally ``__clientId`` for a
+user-assigned managed identity), the same setting group the Functions host reads for the triggers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
+
+from shared.settings import Settings
+
+# Storage calls are short; a stuck connection must not hold an invocation for the SDK's default minutes.
+_TIMEOUTS = {"connection_timeout": 10, "read_timeout": 60}
+
+
+def _credential(identity: dict[str, str]) -> Any:
+    """The identity for an identity-based connection (imported lazily: connection strings need none)."""
+    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+    client_id = identity.get("clientId")
+    if identity.get("credential", "").lower() == "managedidentity":
+        return ManagedIdentityCredential(client_id=client_id) if client_id else ManagedIdentityCredential()
+    return DefaultAzureCredential(managed_identity_client_id=client_id)
+
+
+@dataclass
+class Storage:
+    """The pipeline's blob and queue service clients."""
+
+    blobs: BlobServiceClient
+    queues: QueueServiceClient
+
+    def container(self, name: str) -> ContainerClient:
+        return self.blobs.get_container_client(name)
+
+    def queue(self, name: str) -> QueueClient:
+        """A queue client whose messages are base64 text, the encoding the queue trigger expects."""
+        return self.queues.get_queue_client(name, message_encode_policy=TextBase64EncodePolicy())
+
+
+def connect(settings: Settings) -> Storage:
+    if settings.storage_connection_string:
+        conn = settings.storage_connection_string
+        return Storage(
+            BlobServiceClient.from_connection_string(conn, **_TIMEOUTS),
+            QueueServiceClient.from_connection_string(conn, **_TIMEOUTS),
+        )
+    identity = dict(settings.storage_identity)
+    credential = _credential(identity)
+    return Storage(
+        BlobServiceClient(identity["blobServiceUri"], credential=credential, **_TIMEOUTS),
+        QueueServiceClient(identity["queueServiceUri"], credential=credential, **_TIMEOUTS),
+    )
+
+
+_cache: dict[int, tuple[Settings, Storage]] = {}
+_cache_lock = threading.Lock()
+
+
+def storage_for(settings: Settings) -> Storage:
+    """One Storage per Settings object per process (clients are thread-safe and pool connections).
+
+    The cache keeps the Settings alive, so its id is never reused for another one.
+    """
+    with _cache_lock:
+        key = id(settings)
+        if key not in _cache:
+            _cache[key] = (settings, connect(settings))
+        return _cache[key][1]
+
+
+_ensured: set[tuple[str, str]] = set()
+
+
+def ensure_container(container: ContainerClient) -> None:
+    """Create the container once per process if it does not exist."""
+    key = (container.url, "c")
+    if key in _ensured:
+        return
+    with contextlib.suppress(ResourceExistsError):
+        container.create_container()
+    _ensured.add(key)
+
+
+def ensure_queue(queue: QueueClient) -> None:
+    key = (queue.url, "q")
+    if key in _ensured:
+        return
+    with contextlib.suppress(ResourceExistsError):
+        queue.create_queue()
+    _ensured.add(key)
+
+
+@dataclass(frozen=True)
+class JsonBlob:
+    """A JSON document read from a blob, with the ETag to make the next write conditional on it."""
+
+    data: dict[str, Any]
+    etag: str
+
+
+def read_json(container: ContainerClient, name: str) -> JsonBlob | None:
+    try:
+        downloader = container.download_blob(name)
+    except ResourceNotFoundError:
+        return None
+    return JsonBlob(json.loads(downloader.readall()), downloader.properties.etag)
+
+
+def write_json(
+    container: ContainerClient, name: str, data: dict[str, Any], *, if_match: str | None = None
+) -> str:
+    """Write ``data``; ``if_match=None`` creates only (fails if it exists), else replaces only that version.
+
+    Raises ResourceExistsError / ResourceModifiedError when another writer got there first.
+    Returns the new ETag.
+    """
+    body = json.dumps(data, indent=2, ensure_ascii=False).encode()
+    content = ContentSettings(content_type="application/json")
+    blob = container.get_blob_client(name)
+    if if_match is None:
+        result = blob.upload_blob(body, overwrite=False, content_settings=content)
+    else:
+        result = blob.upload_blob(
+            body, overwrite=True, content_settings=content, etag=if_match,
+            match_condition=MatchConditions.IfNotModified,
+        )  # fmt: skip
+    return result["etag"]

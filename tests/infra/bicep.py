@@ -1,0 +1,94 @@
+"""Reading infra/ offline: every Bicep file parsed with pycep-parser, and small lookups into its tree.
+
+pycep gives each file as a dict with ``parameters``, ``variables``, ``resources``, ``modules`` and
+``outputs``. It does not resolve expressions: a string literal and a bare identifier both come out as
+plain strings, and expressions as ``{"function": ...}`` / ``{"operator": ...}`` nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pycep import BicepParser
+
+from tests.support.services import PROJECT_ROOT
+
+INFRA = PROJECT_ROOT / "infra"
+
+
+def bicep_files() -> list[Path]:
+    return sorted(INFRA.rglob("*.bicep"))
+
+
+@cache
+def parse(path: Path) -> dict[str, Any]:
+    """The pycep tree of one file; raises lark's UnexpectedInput (with line and column) on a syntax error."""
+    return BicepParser().parse(file_path=path)
+
+
+def _unwrap(resource: dict[str, Any]) -> dict[str, Any]:
+    """pycep nests a conditional resource's body as ``config: {condition, config}``; lift it to ``config``."""
+    config = resource["config"]
+    if set(config) == {"condition", "config"}:
+        return {**resource, "config": config["config"], "condition": config["condition"]}
+    return resource
+
+
+def resources(resource_type: str) -> Iterator[tuple[Path, str, dict[str, Any]]]:
+    """(file, symbolic name, resource) of every declared (not ``existing``) resource of one type.
+
+    A conditional resource (``= if (...) {...}``) carries its condition under ``condition``.
+    """
+    for path in bicep_files():
+        for symbol, resource in parse(path).get("resources", {}).items():
+            if resource["type"] == resource_type and not resource.get("existing"):
+                yield path, symbol, _unwrap(resource)
+
+
+def only_resource(resource_type: str) -> tuple[Path, dict[str, Any]]:
+    found = [(path, resource) for path, _, resource in resources(resource_type)]
+    assert len(found) == 1, f"expected one {resource_type} in infra/, found {len(found)}"
+    return found[0]
+
+
+def function_app() -> tuple[Path, dict[str, Any]]:
+    """The file and resource of the function app (Microsoft.Web/sites of kind functionapp)."""
+    apps = [
+        (path, resource)
+        for path, _, resource in resources("Microsoft.Web/sites")
+        if "functionapp" in str(resource["config"].get("kind", ""))
+    ]
+    assert len(apps) == 1, f"expected one function app in infra/, found {len(apps)}"
+    return apps[0]
+
+
+def app_settings() -> dict[str, Any]:
+    """The function app's appSettings, name -> value node, as declared in siteConfig.appSettings."""
+    _, app = function_app()
+    entries = app["config"]["properties"]["siteConfig"]["appSettings"]
+    names = [entry["name"] for entry in entries]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    assert not duplicates, f"app settings declared twice: {duplicates}"
+    return {entry["name"]: entry["value"] for entry in entries}
+
+
+def literal(path: Path, value: Any) -> str | None:
+    """The string a value takes when it is a literal or a parameter with a literal default, else None."""
+    if not isinstance(value, str) or "${" in value:
+        return None
+    param = parse(path).get("parameters", {}).get(value)
+    if param is None:
+        return value
+    default = param.get("default")
+    return default if isinstance(default, str) else None
+
+
+def property_accessor(node: Any) -> tuple[str, str] | None:
+    """(``a``, ``b``) for an ``a.b`` expression node, else None."""
+    if isinstance(node, dict) and node.get("operator", {}).get("type") == "property_accessor":
+        operands = node["operator"]["operands"]
+        return operands["operand_1"], operands["operand_2"]
+    return None

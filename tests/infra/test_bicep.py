@@ -1,0 +1,235 @@
+"""infra/ parses and declares what the pipeline needs, read offline with pycep-parser (no Bicep CLI here)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from shared.settings import SETTINGS
+from tests.infra.bicep import (
+    INFRA,
+    app_settings,
+    bicep_files,
+    function_app,
+    only_resource,
+    parse,
+    property_accessor,
+    resources,
+)
+
+# Built-in role definition ids, checked against
+# https://learn.microsoft.com/azure/role-based-access-control/built-in-roles.
+BUILT_IN_ROLES = {
+    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
+    "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
+    "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
+    "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
+    "c1ff6cc2-c111-46fe-8896-e0ef812ad9f3": "Cognitive Services Custom Vision Contributor",
+}
+APP_ROLES = {
+    "Storage Blob Data Owner",
+    "Storage Queue Data Contributor",
+    "Key Vault Secrets User",
+    "Monitoring Metrics Publisher",
+    "Cognitive Services Custom Vision Contributor",
+}
+
+
+@pytest.mark.parametrize("path", bicep_files(), ids=lambda p: str(p.relative_to(INFRA)))
+def test_every_bicep_file_parses(path: Path) -> None:
+    tree = parse(path)
+    assert tree.get("resources") or tree.get("modules"), f"{path} declares nothing"
+
+
+def test_main_modules_point_at_existing_files() -> None:
+    for name, module in parse(INFRA / "main.bicep")["modules"].items():
+        target = INFRA / module["detail"]["path"]
+        assert module["type"] == "local", f"module {name} is not local; offline checks cannot see into it"
+        assert target.is_file(), f"module {name} points at missing {target}"
+
+
+def test_storage_is_entra_only_tls12_https_private() -> None:
+    _, storage = only_resource("Microsoft.Storage/storageAccounts")
+    props = storage["config"]["properties"]
+    assert props["allowSharedKeyAccess"] is False
+    assert props["minimumTlsVersion"] == "TLS1_2"
+    assert props["supportsHttpsTrafficOnly"] is True
+    assert props["allowBlobPublicAccess"] is False
+
+
+def test_containers_and_queue_match_the_settings_defaults() -> None:
+    main = parse(INFRA / "main.bicep")
+    containers = main["variables"]["pipelineContainers"]["value"]
+    defaults = {s.name: s.default for s in SETTINGS}
+    for setting, key in [
+        ("IMAGES_CONTAINER", "images"),
+        ("RESULTS_CONTAINER", "results"),
+        ("REVIEW_CONTAINER", "review"),
+        ("TRAINING_CONTAINER", "training"),
+        ("PIPELINE_CONTAINER", "pipeline"),
+    ]:
+        assert containers[key] == defaults[setting], f"{setting}: infra {containers[key]!r} != code default"
+    assert main["variables"]["retrainQueueName"]["value"] == defaults["RETRAIN_QUEUE"]
+
+    storage_params = main["modules"]["storage"]["config"]["params"]
+    created = {property_accessor(c) or c for c in storage_params["containerNames"]}
+    expected = {("pipelineContainers", key) for key in containers} | {"deploymentContainerName"}
+    assert created == expected, f"containers created {created} != {expected}"
+    assert storage_params["queueNames"] == ["retrainQueueName"]
+
+
+def test_flex_consumption_python_311_with_identity_deployment() -> None:
+    _, plan = only_resource("Microsoft.Web/serverfarms")
+    assert plan["config"]["sku"] == {"name": "FC1", "tier": "FlexConsumption"}
+    assert plan["config"]["properties"]["reserved"] is True  # Linux
+
+    _, app = function_app()
+    config = app["config"]
+    assert config["kind"] == "functionapp,linux"
+    assert config["identity"]["type"] == "UserAssigned"
+    props = config["properties"]
+    assert props["httpsOnly"] is True
+    assert props["keyVaultReferenceIdentity"] == "identityId"
+    flex = props["functionAppConfig"]
+    assert flex["runtime"] == {"name": "python", "version": "3.11"}
+    storage = flex["deployment"]["storage"]
+    assert storage["type"] == "blobContainer"
+    assert storage["authentication"]["type"] == "UserAssignedIdentity"
+
+
+def test_identity_based_connections_and_key_vault_references() -> None:
+    settings = app_settings()
+    for connection in ("AzureWebJobsStorage", "PIPELINE_STORAGE"):
+        assert settings[f"{connection}__credential"] == "managedidentity"
+        assert settings[f"{connection}__clientId"] == "identityClientId"
+        # A blob trigger on __blobServiceUri also needs __queueServiceUri (it uses queues internally).
+        assert settings[f"{connection}__blobServiceUri"] == "blobEndpoint"
+        assert settings[f"{connection}__queueServiceUri"] == "queueEndpoint"
+    for key in ("CUSTOMVISION_TRAINING_KEY", "CUSTOMVISION_PREDICTION_KEY"):
+        assert settings[key].startswith("@Microsoft.KeyVault(SecretUri=${"), (
+            f"{key} is not a Key Vault reference"
+        )
+    assert settings["CUSTOMVISION_PREDICTION_RESOURCE_ID"] == "predictionResourceId"
+    assert "Authorization=AAD" in settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]
+    assert "FUNCTIONS_WORKER_RUNTIME" not in settings, (
+        "Flex Consumption takes the runtime from functionAppConfig"
+    )
+
+
+def test_prediction_rate_follows_the_custom_vision_tier() -> None:
+    main = parse(INFRA / "main.bicep")
+    node = main["modules"]["functionApp"]["config"]["params"]["predictionMaxTps"]["operator"]
+    assert node["type"] == "conditional"
+    condition = node["operands"]["condition"]["operator"]
+    assert condition["operands"] == {"operand_1": "customVisionSku", "operand_2": "F0"}
+    assert node["operands"]["true_value"] == "2"  # F0: 2 transactions per second
+    decorators = main["parameters"]["customVisionSku"]["decorators"]
+    allowed = next(d["argument"] for d in decorators if d["type"] == "allowed")
+    assert set(allowed) == {"F0", "S0"}
+
+
+def test_custom_vision_training_and_prediction_accounts() -> None:
+    accounts = {
+        r["config"]["kind"]: r["config"] for _, _, r in resources("Microsoft.CognitiveServices/accounts")
+    }
+    assert set(accounts) == {"CustomVision.Training", "CustomVision.Prediction"}
+    for kind, config in accounts.items():
+        assert config["sku"] == {"name": "skuName"}, kind
+        assert config["properties"]["customSubDomainName"], f"{kind} has no custom subdomain"
+    # Both keys go to Key Vault straight from listKeys() of their account, never through an output.
+    stored = set()
+    for _, _, secret in resources("Microsoft.KeyVault/vaults/secrets"):
+        account, key = property_accessor(secret["config"]["properties"]["value"])
+        assert key == "key1"
+        stored.add(account["operator"]["operands"]["operand_1"])
+    by_symbol = {
+        symbol: r["config"]["kind"] for _, symbol, r in resources("Microsoft.CognitiveServices/accounts")
+    }
+    assert {by_symbol[symbol] for symbol in stored} == set(accounts)
+    for path in bicep_files():
+        for name, output in parse(path).get("outputs", {}).items():
+            assert "listKeys" not in str(output), f"{path.name} output {name} exposes a key"
+
+
+def test_key_vault_rbac_and_app_insights_entra_ingestion() -> None:
+    _, vault = only_resource("Microsoft.KeyVault/vaults")
+    assert vault["config"]["properties"]["enableRbacAuthorization"] is True
+    _, insights = only_resource("Microsoft.Insights/components")
+    assert insights["config"]["properties"]["DisableLocalAuth"] is True
+    assert insights["config"]["properties"]["WorkspaceResourceId"]
+
+
+def _role_id(path: Path, assignment: dict) -> str:
+    node = assignment["config"]["properties"]["roleDefinitionId"]["function"]
+    assert node["type"] == "subscription_resource_id"
+    assert node["parameters"]["resource_type"] == "Microsoft.Authorization/roleDefinitions"
+    name = node["parameters"]["resource_name_1"]
+    variables = parse(path)["variables"]
+    accessor = property_accessor(name)
+    if accessor:
+        return variables[accessor[0]]["value"][accessor[1]]
+    return variables[name]["value"] if name in variables else name
+
+
+def test_role_assignments_use_real_built_in_role_ids() -> None:
+    assignments = list(resources("Microsoft.Authorization/roleAssignments"))
+    assert assignments
+    app_roles = set()
+    for path, symbol, assignment in assignments:
+        role_id = _role_id(path, assignment)
+        assert role_id in BUILT_IN_ROLES, f"{path.name}:{symbol} uses unknown role id {role_id}"
+        if assignment["config"]["properties"]["principalId"] == "identityPrincipalId":
+            app_roles.add(BUILT_IN_ROLES[role_id])
+    assert app_roles == APP_ROLES, f"function identity roles {sorted(app_roles)} != {sorted(APP_ROLES)}"
+
+
+def test_user_roles_are_optional() -> None:
+    user = [
+        (symbol, assignment)
+        for _, symbol, assignment in resources("Microsoft.Authorization/roleAssignments")
+        if assignment["config"]["properties"]["principalId"] == "userPrincipalId"
+    ]
+    assert user, "the deploying user gets data access when principalId is given"
+    for symbol, assignment in user:
+        condition = assignment.get("condition", {}).get("operator", {})
+        assert condition.get("type") == "not", f"{symbol} must be conditional on a non-empty principalId"
+        assert condition["operands"]["bool_value"]["function"]["parameters"] == {
+            "item_to_test": "userPrincipalId"
+        }
+
+
+def test_event_grid_system_topic_on_the_storage_account() -> None:
+    _, topic = only_resource("Microsoft.EventGrid/systemTopics")
+    props = topic["config"]["properties"]
+    assert props["topicType"] == "Microsoft.Storage.StorageAccounts"
+    assert property_accessor(props["source"]) == ("storage", "id")
+    assert topic["config"]["identity"]["type"] == "SystemAssigned", (
+        "dead-lettering needs the topic's identity"
+    )
+
+
+# What `bicep build` would check across files, done here because it cannot run offline.
+def test_modules_get_exactly_their_parameters() -> None:
+    for name, module in parse(INFRA / "main.bicep")["modules"].items():
+        declared = parse(INFRA / module["detail"]["path"])["parameters"]
+        passed = set(module["config"]["params"])
+        assert passed <= set(declared), f"module {name}: unknown parameters {sorted(passed - set(declared))}"
+        required = {p for p, spec in declared.items() if "default" not in spec}
+        assert required <= passed, f"module {name}: missing parameters {sorted(required - passed)}"
+
+
+def test_module_outputs_and_abbreviations_that_main_uses_exist() -> None:
+    main_text = (INFRA / "main.bicep").read_text()
+    modules = parse(INFRA / "main.bicep")["modules"]
+    for module, output in re.findall(r"\b(\w+)\.outputs\.(\w+)", main_text):
+        outputs = parse(INFRA / modules[module]["detail"]["path"])["outputs"]
+        assert output in outputs, (
+            f"main.bicep uses {module}.outputs.{output}, which the module does not declare"
+        )
+    abbreviations = json.loads((INFRA / "abbreviations.json").read_text())
+    for key in re.findall(r"\babbrs\.(\w+)", main_text):
+        assert key in abbreviations, f"abbreviations.json has no {key}"

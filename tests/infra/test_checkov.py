@@ -1,0 +1,90 @@
+"""Policy checks of infra/ with checkov (its own venv, .venv-checkov), offline.
+
+checkov exits 0 when a file does not parse (it bundles an older pycep), so the JSON report is read instead:
+any parsing error, any failed check or any skip without a justification fails. Skips are written inside
+the resource as ``// checkov:skip=ID:reason``, next to the setting they are about.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.services import PROJECT_ROOT
+
+CHECKOV = PROJECT_ROOT / ".venv-checkov" / "bin" / "checkov"
+
+
+def run_checkov(directory: Path) -> dict[str, Any]:
+    """The bicep report of checkov for one directory, never reaching the network."""
+    if not CHECKOV.exists():
+        pytest.fail(
+            f"checkov is not installed at {CHECKOV}: run `make install` "
+            "(it installs requirements-checkov.txt into .venv-checkov)"
+        )
+    command = [str(CHECKOV), "-d", str(directory), "--framework", "bicep", "--skip-download", "-o", "json"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=directory, timeout=300, check=False)
+    try:
+        report = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"checkov gave no JSON report (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
+    reports = report if isinstance(report, list) else [report]
+    bicep = [r for r in reports if r.get("check_type") == "bicep"]
+    assert bicep, f"checkov reported no bicep results:\n{done.stdout[:2000]}"
+    return bicep[0]
+
+
+def problems(report: dict[str, Any]) -> list[str]:
+    """Everything in a checkov report that must fail the build, one line each."""
+    results = report["results"]
+    found = [f"parse error (checkov's parser): {path}" for path in results.get("parsing_errors", [])]
+    found += [
+        f"FAILED {c['check_id']} {c['file_path']} {c['resource']}: {c['check_name']} ({c.get('guideline')})"
+        for c in results.get("failed_checks", [])
+    ]
+    found += [
+        f"skip without a reason: {c['check_id']} {c['file_path']} {c['resource']}"
+        for c in results.get("skipped_checks", [])
+        if not (c.get("check_result") or {}).get("suppress_comment", "").strip()
+    ]
+    return found
+
+
+@pytest.fixture(scope="module")
+def infra_report() -> dict[str, Any]:
+    return run_checkov(PROJECT_ROOT / "infra")
+
+
+def test_infra_passes_checkov(infra_report: dict[str, Any]) -> None:
+    found = problems(infra_report)
+    assert not found, "checkov on infra/:\n  " + "\n  ".join(found)
+
+
+def test_checkov_really_checked_the_resources(infra_report: dict[str, Any]) -> None:
+    summary = infra_report["summary"]
+    assert summary["resource_count"] >= 20, summary
+    assert summary["passed"] >= 20, summary
+    checked = {c["file_path"] for c in infra_report["results"]["passed_checks"]}
+    for module in (
+        "/core/storage.bicep",
+        "/core/keyvault.bicep",
+        "/app/function.bicep",
+        "/app/customvision.bicep",
+    ):
+        assert module in checked, f"checkov ran no check on {module}"
+
+
+def test_a_file_checkov_cannot_parse_is_reported(tmp_path: Path) -> None:
+    # checkov's bundled parser cannot read deployer(); it still exits 0, so the report must catch it.
+    (tmp_path / "broken.bicep").write_text(
+        "param owner string = deployer().objectId\n"
+        "resource st 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n"
+        "  name: owner\n  location: 'westeurope'\n  kind: 'StorageV2'\n"
+        "  sku: {\n    name: 'Standard_LRS'\n  }\n}\n"
+    )
+    found = problems(run_checkov(tmp_path))
+    assert found == [f"parse error (checkov's parser): {tmp_path / 'broken.bicep'}"]

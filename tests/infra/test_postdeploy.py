@@ -1,0 +1,151 @@
+"""scripts/postdeploy.sh, run for real with stand-ins for `az` and `azd`.
+
+Azure cannot be reached from the tests, so `az` is a small script on PATH that answers like the CLI would
+(the function keys, the Event Grid PUT and GET) and records each call; everything else is the real hook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.services import PROJECT_ROOT
+
+HOOK = PROJECT_ROOT / "scripts" / "postdeploy.sh"
+KEY = "blobs-extension-key-value"
+STORAGE_ID = "/subscriptions/sub-1/resourceGroups/rg-dev/providers/Microsoft.Storage/storageAccounts/stabc"
+ENVIRONMENT = {
+    "AZURE_SUBSCRIPTION_ID": "sub-1",
+    "RESOURCE_GROUP": "rg-dev",
+    "AZURE_FUNCTION_APP_NAME": "func-abc",
+    "SERVICE_PIPELINE_BASE_URL": "https://func-abc.azurewebsites.net",
+    "EVENTGRID_SYSTEM_TOPIC_NAME": "egst-abc",
+    "AZURE_STORAGE_ACCOUNT_ID": STORAGE_ID,
+    "IMAGES_CONTAINER": "images",
+    "EVENTGRID_DEADLETTER_CONTAINER": "eventgrid-deadletter",
+    "CLASSIFY_FUNCTION_NAME": "classify",
+}
+
+# Stand-in for the Azure CLI. Behaviour comes from environment variables set by each test:
+# FAKE_KEY_AFTER (the key appears on that call of `functionapp keys list`), FAKE_STATES (provisioning states
+# returned by successive GETs, comma-separated). Each call is appended to $FAKE_LOG as JSON; a PUT body too.
+FAKE_AZ = """
+import json, os, sys
+from pathlib import Path
+
+args = sys.argv[1:]
+log = Path(os.environ["FAKE_LOG"])
+state = Path(os.environ["FAKE_LOG"] + ".state")
+counts = json.loads(state.read_text()) if state.exists() else {}
+entry = {"args": args}
+if args[:3] == ["functionapp", "keys", "list"]:
+    counts["keys"] = counts.get("keys", 0) + 1
+    if counts["keys"] >= int(os.environ.get("FAKE_KEY_AFTER", "1")):
+        print(os.environ["FAKE_KEY"])
+elif args[:3] == ["rest", "--method", "put"]:
+    body = args[args.index("--body") + 1]
+    entry["body"] = json.loads(Path(body.removeprefix("@")).read_text())
+    entry["body_mode"] = oct(Path(body.removeprefix("@")).stat().st_mode & 0o777)
+    entry["body_path"] = body.removeprefix("@")
+elif args[:3] == ["rest", "--method", "get"]:
+    states = os.environ.get("FAKE_STATES", "Succeeded").split(",")
+    counts["get"] = counts.get("get", 0) + 1
+    print(states[min(counts["get"], len(states)) - 1])
+else:
+    print("unexpected az call: " + " ".join(args), file=sys.stderr)
+    sys.exit(2)
+state.write_text(json.dumps(counts))
+with log.open("a") as f:
+    f.write(json.dumps(entry) + "\\n")
+"""
+
+
+@pytest.fixture
+def fake_bin(tmp_path: Path) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    az = bin_dir / "az"
+    az.write_text(f"#!{sys.executable}\n{FAKE_AZ}")
+    az.chmod(az.stat().st_mode | stat.S_IEXEC)
+    return bin_dir
+
+
+def run_hook(fake_bin: Path, tmp_path: Path, **overrides: str) -> tuple[subprocess.CompletedProcess, list]:
+    log = tmp_path / "az.log"
+    env = {
+        "PATH": f"{fake_bin}{os.pathsep}/usr/bin:/bin",
+        "FAKE_LOG": str(log),
+        "FAKE_KEY": KEY,
+        "POSTDEPLOY_DELAY_SECONDS": "0",
+        "POSTDEPLOY_ATTEMPTS": "3",
+        **ENVIRONMENT,
+        **overrides,
+    }
+    env = {k: v for k, v in env.items() if v}
+    done = subprocess.run(["sh", str(HOOK)], env=env, capture_output=True, text=True, timeout=60, check=False)
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return done, calls
+
+
+def test_creates_the_subscription_to_the_classify_webhook(fake_bin: Path, tmp_path: Path) -> None:
+    done, calls = run_hook(fake_bin, tmp_path, FAKE_KEY_AFTER="2", FAKE_STATES="Creating,Succeeded")
+    assert done.returncode == 0, done.stderr
+    puts = [c for c in calls if c["args"][:3] == ["rest", "--method", "put"]]
+    assert len(puts) == 1
+    url = puts[0]["args"][puts[0]["args"].index("--url") + 1]
+    assert url == (
+        "/subscriptions/sub-1/resourceGroups/rg-dev/providers/Microsoft.EventGrid/systemTopics/egst-abc"
+        "/eventSubscriptions/classifyimages?api-version=2022-06-15"
+    )
+    props = puts[0]["body"]["properties"]
+    assert props["destination"]["endpointType"] == "WebHook"
+    assert props["destination"]["properties"]["endpointUrl"] == (
+        "https://func-abc.azurewebsites.net/runtime/webhooks/blobs?functionName=Host.Functions.classify"
+        f"&code={KEY}"
+    )
+    assert props["filter"]["includedEventTypes"] == ["Microsoft.Storage.BlobCreated"]
+    assert props["filter"]["subjectBeginsWith"] == "/blobServices/default/containers/images/"
+    assert props["retryPolicy"] == {"maxDeliveryAttempts": 30, "eventTimeToLiveInMinutes": 1440}
+    dead_letter = props["deadLetterWithResourceIdentity"]
+    assert dead_letter["identity"] == {"type": "SystemAssigned"}
+    assert dead_letter["deadLetterDestination"] == {
+        "endpointType": "StorageBlob",
+        "properties": {"resourceId": STORAGE_ID, "blobContainerName": "eventgrid-deadletter"},
+    }
+    # The key went through a private file that is gone afterwards, and never to the output.
+    assert puts[0]["body_mode"] == "0o600"
+    assert not Path(puts[0]["body_path"]).exists()
+    assert KEY not in done.stdout + done.stderr
+    assert "code=***" in done.stdout
+    # It waited for the key (second try) and for Event Grid's webhook validation (second GET).
+    assert sum(c["args"][:3] == ["functionapp", "keys", "list"] for c in calls) == 2
+    assert sum(c["args"][:3] == ["rest", "--method", "get"] for c in calls) == 2
+
+
+def test_fails_clearly_when_the_key_never_appears(fake_bin: Path, tmp_path: Path) -> None:
+    done, calls = run_hook(fake_bin, tmp_path, FAKE_KEY_AFTER="99")
+    assert done.returncode != 0
+    assert "no blobs_extension key after 3 attempts" in done.stderr
+    assert not [c for c in calls if c["args"][:2] == ["rest", "--method"]], (
+        "nothing is created without the key"
+    )
+
+
+def test_fails_when_event_grid_rejects_the_webhook(fake_bin: Path, tmp_path: Path) -> None:
+    done, _ = run_hook(fake_bin, tmp_path, FAKE_STATES="Failed")
+    assert done.returncode != 0
+    assert "webhook validation failed" in done.stderr
+    assert KEY not in done.stdout + done.stderr
+
+
+def test_names_a_missing_environment_value(fake_bin: Path, tmp_path: Path) -> None:
+    done, calls = run_hook(fake_bin, tmp_path, EVENTGRID_SYSTEM_TOPIC_NAME="")
+    assert done.returncode != 0
+    assert "EVENTGRID_SYSTEM_TOPIC_NAME is not set" in done.stderr
+    assert calls == []

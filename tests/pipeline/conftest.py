@@ -1,0 +1,244 @@
+"""Fixtures for the pipeline tests: function_app imported with test settings, inputs built with the
+azure.functions types the host passes, and a helper that plays the queue trigger for the retrain worker."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import azure.functions as func
+import pytest
+from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
+from azure.cognitiveservices.vision.customvision.training.models import (
+    ImageFileCreateBatch,
+    ImageFileCreateEntry,
+)
+from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.queue import QueueClient, TextBase64DecodePolicy
+from msrest.authentication import ApiKeyCredentials
+
+from shared.settings import SETTINGS, STORAGE_CONNECTION, STORAGE_IDENTITY_SUFFIXES
+from tests.conftest import PREDICTION_KEY, TRAINING_KEY
+from tests.support import services
+from tests.support.services import Service, start_localvision
+
+RESOURCE_ID = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/"
+    "Microsoft.CognitiveServices/accounts/localvision-prediction"
+)
+FOOD_DOMAIN = "c151d5b5-dd07-472a-acc8-15d29dea8518"
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """Azurite as in tests/conftest.py, minus ``--inMemoryPersistence``: Azurite 3.37 refuses it together
+    with ``--location`` and exits. Data goes to the session's temporary folder instead."""
+    reason = services.azurite_available()
+    if reason:
+        pytest.fail(reason)
+    workdir = tmp_path_factory.mktemp("azurite")
+    blob_port, queue_port, table_port = services.free_port(), services.free_port(), services.free_port()
+    log = workdir / "azurite.log"
+    process = subprocess.Popen(
+        [
+            str(services.AZURITE_BIN), "--silent", "--location", str(workdir),
+            "--blobHost", "127.0.0.1", "--blobPort", str(blob_port),
+            "--queueHost", "127.0.0.1", "--queuePort", str(queue_port),
+            "--tableHost", "127.0.0.1", "--tablePort", str(table_port),
+            "--skipApiVersionCheck", "--disableTelemetry", "--loose",
+        ],
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=workdir,
+    )  # fmt: skip
+    service = Service(process, log, {"blob": blob_port, "queue": queue_port, "table": table_port})
+    try:
+        services.wait_for_port(blob_port, process, log)
+        services.wait_for_port(queue_port, process, log)
+        yield service
+    finally:
+        service.stop()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def base_settings(conn_str: str, endpoint: str, prefix: str) -> dict[str, str]:
+    """Settings for one test: containers, queue and project names of their own."""
+    return {
+        STORAGE_CONNECTION: conn_str,
+        "IMAGES_CONTAINER": f"{prefix}-images",
+        "RESULTS_CONTAINER": f"{prefix}-results",
+        "REVIEW_CONTAINER": f"{prefix}-review",
+        "TRAINING_CONTAINER": f"{prefix}-training",
+        "PIPELINE_CONTAINER": f"{prefix}-pipeline",
+        "RETRAIN_QUEUE": f"{prefix}-retrain",
+        "CUSTOMVISION_TRAINING_ENDPOINT": endpoint,
+        "CUSTOMVISION_TRAINING_KEY": TRAINING_KEY,
+        "CUSTOMVISION_PREDICTION_ENDPOINT": endpoint,
+        "CUSTOMVISION_PREDICTION_KEY": PREDICTION_KEY,
+        "CUSTOMVISION_PREDICTION_RESOURCE_ID": RESOURCE_ID,
+        "CUSTOMVISION_PROJECT_NAME": f"Classify Fruit {prefix}",
+        "CUSTOMVISION_DOMAIN": "Food",
+        "PREDICTION_MAX_TPS": "0",
+        "RETRAIN_POLL_SECONDS": "1",
+        "TRANSIENT_RETRY_SECONDS": "2",
+    }
+
+
+@pytest.fixture
+def load_app(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]], ModuleType]:
+    """Import function_app afresh with exactly these settings in os.environ, as the host would."""
+
+    def load(settings: dict[str, str]) -> ModuleType:
+        for setting in SETTINGS:
+            monkeypatch.delenv(setting.name, raising=False)
+        for suffix in STORAGE_IDENTITY_SUFFIXES:
+            monkeypatch.delenv(f"{STORAGE_CONNECTION}__{suffix}", raising=False)
+        for name, value in settings.items():
+            monkeypatch.setenv(name, value)
+        sys.modules.pop("function_app", None)
+        return importlib.import_module("function_app")
+
+    yield load
+    sys.modules.pop("function_app", None)
+
+
+def blob_input(container: ContainerClient, name: str) -> func.blob.InputStream:
+    """The InputStream the host passes for a blob: data, "container/name" and the blob's properties."""
+    downloader = container.download_blob(name)
+    data = downloader.readall()
+    props = downloader.properties
+    return func.blob.InputStream(
+        data=data,
+        name=f"{container.container_name}/{name}",
+        length=len(data),
+        uri=f"{container.url}/{name}",
+        blob_properties={
+            "ETag": props.etag,
+            "Length": props.size,
+            "ContentType": props.content_settings.content_type,
+            "LastModified": props.last_modified.isoformat(),
+        },
+        metadata=props.metadata,
+    )
+
+
+def http_request(method: str, route: str, body: bytes = b"", headers: dict[str, str] | None = None,
+                 route_params: dict[str, str] | None = None) -> func.HttpRequest:  # fmt: skip
+    return func.HttpRequest(
+        method=method,
+        url=f"http://localhost:7071/api/{route}",
+        headers=headers or {},
+        params={},
+        route_params=route_params or {},
+        body=body,
+    )
+
+
+def response_json(response: func.HttpResponse) -> Any:
+    return json.loads(response.get_body())
+
+
+def run_worker(app: ModuleType, conn_str: str, queue_name: str, until: Callable[[], bool],
+               timeout: float = 240.0) -> int:  # fmt: skip
+    """Play the queue trigger: receive retrain messages, invoke retrain_worker, delete them; a failed
+    invocation makes its message visible again at once (the host would wait visibilityTimeout)."""
+    queue = QueueClient.from_connection_string(
+        conn_str, queue_name, message_decode_policy=TextBase64DecodePolicy()
+    )
+    deadline = time.monotonic() + timeout
+    invocations = 0
+    while not until():
+        assert time.monotonic() < deadline, "the retrain cycle did not finish in time"
+        messages = list(queue.receive_messages(max_messages=1, visibility_timeout=60))
+        if not messages:
+            time.sleep(0.2)
+            continue
+        message = messages[0]
+        invocations += 1
+        trigger_message = func.queue.QueueMessage(
+            id=message.id,
+            body=message.content,
+            dequeue_count=message.dequeue_count,
+            pop_receipt=message.pop_receipt,
+        )
+        try:
+            app.retrain_worker(trigger_message)
+        except Exception:
+            if message.dequeue_count >= 5:
+                queue.delete_message(message)
+            else:
+                queue.update_message(message, visibility_timeout=0)
+            continue
+        queue.delete_message(message)
+    return invocations
+
+
+def upload_folder(container: ContainerClient, folder: Path, prefix: str = "") -> int:
+    """Upload folder/{tag}/{file} as {tag}/{file} blobs; return how many."""
+    count = 0
+    for path in sorted(folder.rglob("*.jpg")):
+        container.upload_blob(prefix + path.relative_to(folder).as_posix(), path.read_bytes(), overwrite=True)
+        count += 1
+    return count
+
+
+def containers(conn_str: str, settings: dict[str, str]) -> dict[str, ContainerClient]:
+    service = BlobServiceClient.from_connection_string(conn_str)
+    out = {}
+    for key in ("IMAGES", "RESULTS", "REVIEW", "TRAINING", "PIPELINE"):
+        client = service.get_container_client(settings[f"{key}_CONTAINER"])
+        if not client.exists():
+            client.create_container()
+        out[key.lower()] = client
+    return out
+
+
+def trainer(endpoint: str) -> CustomVisionTrainingClient:
+    return CustomVisionTrainingClient(endpoint, ApiKeyCredentials(in_headers={"Training-key": TRAINING_KEY}))
+
+
+def train_and_publish(
+    endpoint: str, name: str, fruit_dir: Path, published_name: str = "fruit-classifier"
+) -> str:
+    """A published fruit model made directly with the SDK (for tests of classification alone)."""
+    client = trainer(endpoint)
+    project = client.create_project(name, domain_id=FOOD_DOMAIN, classification_type="Multiclass")
+    for tag_dir in sorted((fruit_dir / "training-images").iterdir()):
+        tag = client.create_tag(project.id, tag_dir.name)
+        entries = [
+            ImageFileCreateEntry(name=p.name, contents=p.read_bytes()) for p in sorted(tag_dir.glob("*.jpg"))
+        ]
+        client.create_images_from_files(project.id, ImageFileCreateBatch(images=entries, tag_ids=[tag.id]))
+    iteration = client.train_project(project.id)
+    deadline = time.monotonic() + 180
+    while iteration.status == "Training":
+        assert time.monotonic() < deadline, "training did not finish"
+        time.sleep(0.5)
+        iteration = client.get_iteration(project.id, iteration.id)
+    assert iteration.status == "Completed", iteration.training_error_details
+    client.publish_iteration(project.id, iteration.id, published_name, RESOURCE_ID)
+    return project.id
+
+
+@pytest.fixture
+def extra_localvision(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """Start a localvision of its own with extra arguments (e.g. --faults 429:1.0); returns its endpoint."""
+    started: list[Service] = []
+
+    def start(*args: str) -> str:
+        service = start_localvision(tmp_path / f"lv{len(started)}", TRAINING_KEY, PREDICTION_KEY, *args)
+        started.append(service)
+        return f"http://127.0.0.1:{service.ports['http']}"
+
+    yield start
+    for service in started:
+        service.stop()
