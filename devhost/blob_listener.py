@@ -29,6 +29,7 @@ from devhost.config import BlobOptions, ConfigError, resolve
 from devhost.connections import Clients
 from devhost.indexing import FunctionSpec
 from devhost.invoker import Invoker
+from devhost.listing import blob_versions
 from devhost.receipts import BlobKey, FunctionReceipts, ReceiptStore
 
 log = logging.getLogger("devhost.blobs")
@@ -146,37 +147,36 @@ class BlobListener:
         client = self.clients.blob(connection).get_container_client(container)
         now = time.monotonic()
         try:
-            listing = client.list_blobs(name_starts_with=prefix or None)
-            for item in listing:
+            for name, etag in blob_versions(client, prefix or None):
                 if self._stop.is_set():
                     return
-                key: BlobKey = (container, item.name, quoted_etag(item.etag))
+                key: BlobKey = (container, name, quoted_etag(etag))
                 for watch in watches:
                     if key in watch.receipts.done or key in watch.active:
                         continue
                     if watch.retry_at.get(key, 0.0) > now:
                         continue
-                    match = watch.pattern.match(item.name)
+                    match = watch.pattern.match(name)
                     if match is None:
                         continue
                     with self._lock:
                         watch.active.add(key)
-                    self.executor.submit(self._attempt, watch, key, item, match.groupdict())
+                    self.executor.submit(self._attempt, watch, key, match.groupdict())
         except ResourceNotFoundError:
             return  # the container does not exist yet: nothing to trigger on
 
-    def _attempt(self, watch: BlobWatch, key: BlobKey, item: Any, params: dict[str, str]) -> None:
+    def _attempt(self, watch: BlobWatch, key: BlobKey, params: dict[str, str]) -> None:
         try:
-            self._try(watch, key, item, params)
+            self._try(watch, key, params)
         except Exception:
             log.exception("Recording the outcome for %s/%s failed; it will be tried again", key[0], key[1])
 
-    def _try(self, watch: BlobWatch, key: BlobKey, item: Any, params: dict[str, str]) -> None:
+    def _try(self, watch: BlobWatch, key: BlobKey, params: dict[str, str]) -> None:
         spec = watch.spec
         container, name, _etag = key
         attempt = watch.receipts.attempts.get(key, 0) + 1
         try:
-            run = self._prepare(watch, key, item, params)
+            run = self._prepare(watch, key, params)
             if run is None:
                 return  # deleted or changed since listed: the next listing decides
             run()
@@ -199,9 +199,7 @@ class BlobListener:
             with self._lock:
                 watch.active.discard(key)
 
-    def _prepare(
-        self, watch: BlobWatch, key: BlobKey, item: Any, params: dict[str, str]
-    ) -> Callable[[], None] | None:
+    def _prepare(self, watch: BlobWatch, key: BlobKey, params: dict[str, str]) -> Callable[[], None] | None:
         """Read the blob version that was listed; None when it is gone or has changed since."""
         spec = watch.spec
         container, name, etag = key

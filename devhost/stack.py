@@ -220,7 +220,10 @@ def start(service: Service) -> None:
             stop(service, quiet=True)
             process.wait(10)
             print(" failed")
-            raise StackError(f"{service.name} {why}; last lines of {service.log_file}:\n{log_tail(service)}")
+            raise StackError(
+                f"{service.name} {why}; last lines of {service.log_file}:\n{log_tail(service)}\n"
+                "(services started before it keep running: `make down` stops them)"
+            )
         time.sleep(0.2)
     print(" ready")
 

@@ -9,7 +9,7 @@ import io
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,22 @@ if TYPE_CHECKING:
 
 MODEL_FILE = "model.npz"
 EVALUATION_FILE = "evaluation.npz"
+
+
+class LazySequence(Sequence):
+    """``convert(source[i])`` computed when item i is read, so a long list never sits in memory at once."""
+
+    def __init__(self, source: Sequence, convert: Callable) -> None:
+        self._source = source
+        self._convert = convert
+
+    def __len__(self) -> int:
+        return len(self._source)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self._convert(self._source[index])
 
 
 class TrainingFailure(Exception):

@@ -10,9 +10,10 @@ from localvision.limits import (
     MAX_TAKE,
     MAX_TRAINING_IMAGE_BYTES,
 )
-from localvision.models import Backend, ImageQuery, Upload, check_batch_size
+from localvision.models import Backend, ImageQuery, Upload
 from localvision.responses import Call, Reply
 from localvision.urlfetch import fetch_image
+from localvision.validation import check_batch_size
 
 
 class Handlers:
@@ -35,10 +36,10 @@ class Handlers:
         wire.json_body(call)  # optional CreateProjectOptions: accepted, nothing to do locally
         query = call.query
         project = self.backend.create_project(
-            query.str("name"),
-            query.str("description"),
-            query.str("domainId"),
-            query.str("classificationType"),
+            query.text("name"),
+            query.text("description"),
+            query.text("domainId"),
+            query.text("classificationType"),
             query.csv("targetExportPlatforms"),
         )
         return Reply(200, wire.project_json(project))
@@ -66,19 +67,19 @@ class Handlers:
     # ----- tags -----
 
     def get_tags(self, call: Call) -> Reply:
-        tags = self.backend.tags(call.params["projectId"], call.query.str("iterationId"))
+        tags = self.backend.tags(call.params["projectId"], call.query.text("iterationId"))
         return Reply(200, [wire.tag_json(tag, count) for tag, count in tags])
 
     def get_tag(self, call: Call) -> Reply:
         tag, count = self.backend.tag(
-            call.params["projectId"], call.params["tagId"], call.query.str("iterationId")
+            call.params["projectId"], call.params["tagId"], call.query.text("iterationId")
         )
         return Reply(200, wire.tag_json(tag, count))
 
     def create_tag(self, call: Call) -> Reply:
         query = call.query
         tag = self.backend.create_tag(
-            call.params["projectId"], query.str("name"), query.str("description"), query.str("type")
+            call.params["projectId"], query.text("name"), query.text("description"), query.text("type")
         )
         return Reply(200, wire.tag_json(tag, 0))
 
@@ -100,9 +101,10 @@ class Handlers:
     # ----- images -----
 
     def _upload_reply(self, project_id: str, uploads: list[Upload], tag_ids=(), metadata=None) -> Reply:
-        results, all_ok = self.backend.add_images(project_id, uploads, tag_ids, metadata)
-        project = self.backend.project(project_id)
-        return Reply(200 if all_ok else 207, wire.upload_summary(project, results, all_ok))
+        with self.backend.lock:
+            results, all_ok = self.backend.add_images(project_id, uploads, tag_ids, metadata)
+            body = wire.upload_summary(self.backend.project(project_id), results, all_ok)
+        return Reply(200 if all_ok else 207, body)
 
     def create_images_from_data(self, call: Call) -> Reply:
         tag_ids = call.query.csv("tagIds", MAX_TAGS_PER_BATCH)
@@ -142,20 +144,20 @@ class Handlers:
 
     def _image_query(self, call: Call, tagging_status: str | None = None) -> ImageQuery:
         return ImageQuery(
-            iteration_id=call.query.str("iterationId"),
+            iteration_id=call.query.text("iterationId"),
             tag_ids=call.query.csv("tagIds"),
-            tagging_status=tagging_status or call.query.str("taggingStatus"),
-            order_by=call.query.str("orderBy"),
+            tagging_status=tagging_status or call.query.text("taggingStatus"),
+            order_by=call.query.text("orderBy"),
         )
 
     def _images_reply(self, call: Call, tagging_status: str | None = None) -> Reply:
-        take, skip = call.query.int("take", 50), call.query.int("skip", 0)
+        take, skip = call.query.integer("take", 50), call.query.integer("skip", 0)
         if not 0 <= take <= MAX_TAKE or skip < 0:
             raise BadRequest("BadRequest", f"take must be 0 to {MAX_TAKE} and skip 0 or more")
-        project, images = self.backend.images(
-            call.params["projectId"], self._image_query(call, tagging_status), take, skip
-        )
-        return Reply(200, [wire.image_json(project, image) for image in images])
+        query = self._image_query(call, tagging_status)
+        with self.backend.lock:
+            project, images = self.backend.images(call.params["projectId"], query, take, skip)
+            return Reply(200, [wire.image_json(project, image) for image in images])
 
     def get_images(self, call: Call) -> Reply:
         return self._images_reply(call)
@@ -180,13 +182,13 @@ class Handlers:
         )
 
     def get_images_by_ids(self, call: Call) -> Reply:
-        project, images = self.backend.images_by_ids(
-            call.params["projectId"], call.query.csv("imageIds", 256)
-        )
-        return Reply(200, [wire.image_json(project, image) for image in images])
+        image_ids = call.query.csv("imageIds", 256)
+        with self.backend.lock:
+            project, images = self.backend.images_by_ids(call.params["projectId"], image_ids)
+            return Reply(200, [wire.image_json(project, image) for image in images])
 
     def delete_images(self, call: Call) -> Reply:
-        all_images = call.query.bool("allImages") or call.query.bool("allIterations")
+        all_images = call.query.flag("allImages") or call.query.flag("allIterations")
         image_ids = call.query.csv("imageIds", 256)
         if not all_images and not image_ids:
             raise required("imageIds")
@@ -225,10 +227,10 @@ class Handlers:
             raise BadRequest("BadRequestNotSupported", "Training from a custom base model is not supported")
         iteration = self.backend.train(
             call.params["projectId"],
-            call.query.str("trainingType"),
-            call.query.int("reservedBudgetInHours", 0),
-            call.query.bool("forceTrain"),
-            call.query.str("notificationEmailAddress"),
+            call.query.text("trainingType"),
+            call.query.integer("reservedBudgetInHours", 0),
+            call.query.flag("forceTrain"),
+            call.query.text("notificationEmailAddress"),
             body.get("selectedTags"),
         )
         return Reply(200, wire.iteration_json(iteration))
@@ -255,9 +257,9 @@ class Handlers:
         self.backend.publish(
             call.params["projectId"],
             call.params["iterationId"],
-            call.query.str("publishName"),
-            call.query.str("predictionId"),
-            call.query.bool("overwrite"),
+            call.query.text("publishName"),
+            call.query.text("predictionId"),
+            call.query.flag("overwrite"),
         )
         return Reply(200, True)
 
@@ -267,19 +269,19 @@ class Handlers:
 
     def get_iteration_performance(self, call: Call) -> Reply:
         iteration, performance = self.backend.performance(
-            call.params["projectId"], call.params["iterationId"], call.query.float("threshold", 0.5)
+            call.params["projectId"], call.params["iterationId"], call.query.number("threshold", 0.5)
         )
         return Reply(200, wire.performance_json(iteration, performance))
 
     def quick_test_image(self, call: Call) -> Reply:
         result = self.backend.quick_test(
-            call.params["projectId"], call.query.str("iterationId"), wire.one_image(call)
+            call.params["projectId"], call.query.text("iterationId"), wire.one_image(call)
         )
         return Reply(200, wire.prediction_json(result))
 
     def quick_test_image_url(self, call: Call) -> Reply:
         data = self._fetch(wire.image_url(call), MAX_TRAINING_IMAGE_BYTES)
-        result = self.backend.quick_test(call.params["projectId"], call.query.str("iterationId"), data)
+        result = self.backend.quick_test(call.params["projectId"], call.query.text("iterationId"), data)
         return Reply(200, wire.prediction_json(result))
 
     def not_supported(self, call: Call) -> Reply:

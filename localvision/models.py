@@ -7,29 +7,23 @@ thread, so a call never waits for it.
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
-import queue
-import re
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from localvision import exceptions as errors
 from localvision.domains import DOMAINS, GENERAL_CLASSIFICATION, Domain, find_domain
-from localvision.engine import Engine, TrainingFailure
+from localvision.engine import Engine
 from localvision.entities import Image, Iteration, Project, Tag, new_id, utc_now
 from localvision.exceptions import BadRequest, NotFound
 from localvision.faults import Faults
 from localvision.limits import (
-    MAX_IMAGES_PER_BATCH,
     MAX_ITERATIONS,
-    MAX_METADATA_KEY,
     MAX_METADATA_PAIRS,
-    MAX_METADATA_VALUE,
     MAX_TAGS_PER_IMAGE,
     MAX_TRAINING_IMAGE_BYTES,
     MIN_IMAGES_PER_TAG,
@@ -38,17 +32,20 @@ from localvision.limits import (
     inspect_image,
 )
 from localvision.persistence import Store
-
-log = logging.getLogger("localvision")
-
-CLASSIFICATION_TYPES = ("Multiclass", "Multilabel")
-TAG_TYPES = ("Regular", "Negative", "GeneralProduct")
-TRAINING_TYPES = ("Regular", "Advanced")
-PREDICTION_RESOURCE_ID = re.compile(
-    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.CognitiveServices/accounts/[^/]+$",
-    re.IGNORECASE,
+from localvision.training import TrainingJob, TrainingQueue
+from localvision.validation import (
+    EMAIL,
+    PREDICTION_RESOURCE_ID,
+    TAG_TYPES,
+    check_batch_size,
+    check_classification_type,
+    check_metadata,
+    check_project_name,
+    check_training_type,
 )
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+if TYPE_CHECKING:
+    from localvision.model import Performance
 
 
 @dataclass
@@ -105,17 +102,17 @@ class Backend:
         self.engine = engine
         self.tier = tier
         self.faults = faults or Faults()
-        self._lock = threading.RLock()
+        # Held while state is read or changed; callers hold it too while they shape replies from live records.
+        self.lock = threading.RLock()
         self._projects: dict[str, Project] = {}
-        self._jobs: queue.Queue[tuple[str, str]] = queue.Queue()
         for document in store.load_projects():
             project = Project.from_document(document)
             self._projects[project.id] = project
-        threading.Thread(target=self._train_worker, name="localvision-training", daemon=True).start()
+        self.trainer = TrainingQueue(self)
         for project in self._projects.values():
             for iteration in project.iterations.values():
                 if iteration.status == "Training":  # interrupted by a stop: train it again
-                    self._jobs.put((project.id, iteration.id))
+                    self.trainer.submit(project.id, iteration.id)
 
     # ----- helpers -----
 
@@ -155,11 +152,11 @@ class Backend:
     # ----- projects -----
 
     def projects(self) -> list[Project]:
-        with self._lock:
+        with self.lock:
             return list(self._projects.values())
 
     def project(self, project_id: str) -> Project:
-        with self._lock:
+        with self.lock:
             return self._project(project_id)
 
     def create_project(
@@ -170,10 +167,10 @@ class Backend:
         classification_type: str | None = None,
         target_export_platforms: Sequence[str] = (),
     ) -> Project:
-        name = _project_name(name)
+        name = check_project_name(name)
         domain = self._domain_for_project(domain_id or GENERAL_CLASSIFICATION)
-        classification = _classification_type(classification_type or "Multiclass")
-        with self._lock:
+        classification = check_classification_type(classification_type or "Multiclass")
+        with self.lock:
             if self.tier and len(self._projects) >= self.tier.max_projects:
                 raise BadRequest(
                     "BadRequestExceedProjectLimit",
@@ -203,9 +200,9 @@ class Backend:
         classification_type: str | None,
         image_processing_settings: dict | None,
     ) -> Project:
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
-            new_name = _project_name(name) if name is not None else project.name
+            new_name = check_project_name(name) if name is not None else project.name
             domain = self._domain_for_project(domain_id) if domain_id else self.domain(project.domain_id)
             if domain.type != self.domain(project.domain_id).type:
                 raise BadRequest(
@@ -213,7 +210,7 @@ class Backend:
                     "A project cannot change between classification and object detection domains",
                 )
             classification = (
-                _classification_type(classification_type)
+                check_classification_type(classification_type)
                 if classification_type
                 else project.classification_type
             )
@@ -226,7 +223,7 @@ class Backend:
             return project
 
     def delete_project(self, project_id: str) -> None:
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             del self._projects[project.id]
             for iteration_id in project.iterations:
@@ -244,7 +241,7 @@ class Backend:
     # ----- tags -----
 
     def tags(self, project_id: str, iteration_id: str | None = None) -> list[tuple[Tag, int]]:
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             if iteration_id:
                 iteration = self._iteration(project, iteration_id)
@@ -261,7 +258,7 @@ class Backend:
     def create_tag(
         self, project_id: str, name: str | None, description: str | None, tag_type: str | None
     ) -> Tag:
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             name = self._check_tag_name(project, name, None)
             tag_type = self._check_tag_type(project, tag_type or "Regular", None)
@@ -278,7 +275,7 @@ class Backend:
     def update_tag(
         self, project_id: str, tag_id: str, name: str | None, description: str | None, tag_type: str | None
     ) -> tuple[Tag, int]:
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             tag = self._tag(project, tag_id)
             if name is not None:
@@ -291,7 +288,7 @@ class Backend:
             return tag, project.tag_image_counts().get(tag.id, 0)
 
     def delete_tag(self, project_id: str, tag_id: str) -> None:
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             tag = self._tag(project, tag_id)
             del project.tags[tag.id]
@@ -343,7 +340,7 @@ class Backend:
     ) -> tuple[list[UploadResult], bool]:
         """Add a batch of images; one result per image, and whether all of them were created."""
         check_batch_size(len(uploads))
-        metadata = _check_metadata(metadata or {})
+        metadata = check_metadata(metadata or {})
         checked = []
         for upload in uploads:  # decoding checks run outside the lock
             try:
@@ -351,7 +348,7 @@ class Backend:
             except ImageRejected as rejected:
                 checked.append((upload, None, rejected.status))
         results: list[UploadResult] = []
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             by_hash = {image.sha256: image for image in project.images.values()}
             for upload, info, failure in checked:
@@ -384,17 +381,17 @@ class Backend:
         return results, all(result.status == "OK" for result in results)
 
     def images(self, project_id: str, query: ImageQuery, take: int, skip: int) -> tuple[Project, list[Image]]:
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             found = self._select(project, query)
             return project, found[skip : skip + take]
 
     def image_count(self, project_id: str, query: ImageQuery) -> int:
-        with self._lock:
+        with self.lock:
             return len(self._select(self._project(project_id), query))
 
     def images_by_ids(self, project_id: str, image_ids: Iterable[str]) -> tuple[Project, list[Image]]:
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             return project, [project.images[i.lower()] for i in image_ids if i.lower() in project.images]
 
@@ -423,7 +420,7 @@ class Backend:
         return images[::-1] if order == "newest" else images
 
     def delete_images(self, project_id: str, image_ids: Sequence[str], all_images: bool) -> None:
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             doomed = list(project.images) if all_images else [i.lower() for i in image_ids]
             removed = [project.images.pop(image_id) for image_id in doomed if image_id in project.images]
@@ -441,9 +438,9 @@ class Backend:
     def update_metadata(
         self, project_id: str, image_ids: Sequence[str], metadata: dict
     ) -> tuple[list[MetadataResult], bool]:
-        metadata = _check_metadata(metadata)
+        metadata = check_metadata(metadata)
         results = []
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             for image_id in image_ids:
                 image = project.images.get(image_id.lower())
@@ -462,7 +459,7 @@ class Backend:
     ) -> dict[str, list[tuple[str, str]]]:
         """Add (image id, tag id) pairs: which were created, which existed, which went over the limit."""
         summary: dict[str, list[tuple[str, str]]] = {"created": [], "duplicated": [], "exceeded": []}
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             for image_id, tag_id in pairs:
                 image = project.images.get(image_id.lower())
@@ -480,7 +477,7 @@ class Backend:
         return summary
 
     def untag_images(self, project_id: str, image_ids: Sequence[str], tag_ids: Sequence[str]) -> None:
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             for image_id in image_ids:
                 image = project.images.get(image_id.lower())
@@ -500,7 +497,7 @@ class Backend:
         notification_email: str | None = None,
         selected_tags: Sequence[str] | None = None,
     ) -> Iteration:
-        training_type = _training_type(training_type or "Regular")
+        training_type = check_training_type(training_type or "Regular")
         if training_type == "Advanced" and reserved_budget_in_hours < 1:
             raise BadRequest(
                 "BadRequestReservedBudgetInHoursNotEnoughForAdvancedTraining",
@@ -510,7 +507,7 @@ class Backend:
             raise BadRequest(
                 "BadRequestInvalidEmailAddress", f"'{notification_email}' is not an email address"
             )
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             if self.domain(project.domain_id).type != "Classification":
                 raise BadRequest(
@@ -551,7 +548,7 @@ class Backend:
             )
             project.iterations[iteration.id] = iteration
             self._save(project)
-        self._jobs.put((project.id, iteration.id))
+        self.trainer.submit(project.id, iteration.id)
         return iteration
 
     def _training_set(
@@ -600,41 +597,27 @@ class Backend:
         ]
         return snapshot, training_set
 
-    def _train_worker(self) -> None:
-        while True:
-            project_id, iteration_id = self._jobs.get()
-            try:
-                self._run_training(project_id, iteration_id)
-            except Exception:  # keep the worker alive; the iteration is marked Failed below
-                log.exception("training %s failed unexpectedly", iteration_id)
-                self._finish(project_id, iteration_id, "internal error while training: see the server log")
-
-    def _run_training(self, project_id: str, iteration_id: str) -> None:
-        with self._lock:
+    def training_job(self, project_id: str, iteration_id: str) -> TrainingJob | None:
+        """The snapshot an iteration trains on, or None if it was deleted or is not training."""
+        with self.lock:
             project = self._projects.get(project_id)
             iteration = project.iterations.get(iteration_id) if project else None
             if iteration is None or iteration.status != "Training":
-                return
-            training_set = list(iteration.training_set)
-            num_tags = len(iteration.tags)
-            multilabel = iteration.classification_type == "Multilabel"
-            advanced = iteration.training_type == "Advanced"
-        started = time.monotonic()
-        if self.faults.training_fails():
-            self._finish(project_id, iteration_id, "Training failed: injected fault (--faults trainfail)")
-            return
-        try:
-            images = [self.store.read_image(project_id, sha) for _, sha, _ in training_set]
-            labels = [entry[2] for entry in training_set]
-            out_dir = self.store.iteration_dir(project_id, iteration_id)
-            self.engine.train(iteration_id, out_dir, images, labels, num_tags, multilabel, advanced)
-        except (TrainingFailure, OSError) as error:
-            self._finish(project_id, iteration_id, f"Training failed: {error}")
-            return
-        self._finish(project_id, iteration_id, None, time.monotonic() - started)
+                return None
+            return TrainingJob(
+                project_id=project_id,
+                iteration_id=iteration_id,
+                image_hashes=[sha for _, sha, _ in iteration.training_set],
+                labels=[list(labels) for _, _, labels in iteration.training_set],
+                num_tags=len(iteration.tags),
+                multilabel=iteration.classification_type == "Multilabel",
+                advanced=iteration.training_type == "Advanced",
+            )
 
-    def _finish(self, project_id: str, iteration_id: str, error: str | None, seconds: float = 0.0) -> None:
-        with self._lock:
+    def finish_training(
+        self, project_id: str, iteration_id: str, error: str | None, seconds: float = 0.0
+    ) -> None:
+        with self.lock:
             project = self._projects.get(project_id)
             iteration = project.iterations.get(iteration_id) if project else None
             if iteration is None:  # deleted while training
@@ -652,18 +635,18 @@ class Backend:
     # ----- iterations -----
 
     def iterations(self, project_id: str) -> list[Iteration]:
-        with self._lock:
+        with self.lock:
             return list(self._project(project_id).iterations.values())
 
     def iteration(self, project_id: str, iteration_id: str) -> Iteration:
-        with self._lock:
+        with self.lock:
             return self._iteration(self._project(project_id), iteration_id)
 
     def rename_iteration(self, project_id: str, iteration_id: str, name: str | None) -> Iteration:
         name = (name or "").strip()
         if not name:
             raise BadRequest("BadRequestIterationName", "An iteration name must not be empty")
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             iteration = self._iteration(project, iteration_id)
             if any(other.name == name and other.id != iteration.id for other in project.iterations.values()):
@@ -674,7 +657,7 @@ class Backend:
             return iteration
 
     def delete_iteration(self, project_id: str, iteration_id: str) -> None:
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             iteration = self._iteration(project, iteration_id)
             if iteration.publish_name:
@@ -706,7 +689,7 @@ class Backend:
                 "predictionId must be the resource id of a prediction resource: /subscriptions/{sub}/"
                 "resourceGroups/{group}/providers/Microsoft.CognitiveServices/accounts/{name}",
             )
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             iteration = self._iteration(project, iteration_id)
             if iteration.status != "Completed":
@@ -728,7 +711,7 @@ class Backend:
             self._save(project)
 
     def unpublish(self, project_id: str, iteration_id: str) -> None:
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             iteration = self._iteration(project, iteration_id)
             if not iteration.publish_name:
@@ -737,10 +720,12 @@ class Backend:
             iteration.last_modified = utc_now()
             self._save(project)
 
-    def performance(self, project_id: str, iteration_id: str, threshold: float):
+    def performance(
+        self, project_id: str, iteration_id: str, threshold: float
+    ) -> tuple[Iteration, Performance]:
         if not 0.0 <= threshold <= 1.0:
             raise BadRequest("BadRequest", "threshold must be between 0 and 1")
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             iteration = self._iteration(project, iteration_id)
             if iteration.status != "Completed":
@@ -753,7 +738,7 @@ class Backend:
     # ----- prediction -----
 
     def quick_test(self, project_id: str, iteration_id: str | None, data: bytes) -> PredictionResult:
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             if iteration_id:
                 iteration = self._iteration(project, iteration_id)
@@ -770,7 +755,7 @@ class Backend:
     def published_iteration(
         self, project_id: str, published_name: str, kind: str
     ) -> tuple[Project, Iteration]:
-        with self._lock:
+        with self.lock:
             project = self._project(project_id)
             domain_type = self.domain(project.domain_id).type
             if (kind == "detect") != (domain_type == "ObjectDetection"):
@@ -805,60 +790,6 @@ class Backend:
         order = np.argsort(-probabilities, kind="stable")
         predictions = [TagPrediction(float(probabilities[i]), iteration.tags[i]) for i in order]
         return PredictionResult(new_id(), project.id, iteration.id, utc_now(), predictions)
-
-
-def check_batch_size(count: int) -> None:
-    if count == 0:
-        raise BadRequest("BadRequestImageBatch", "The batch has no images")
-    if count > MAX_IMAGES_PER_BATCH:
-        raise BadRequest(
-            "BadRequestExceededBatchSize",
-            f"The batch has {count} images; send at most {MAX_IMAGES_PER_BATCH} per call",
-        )
-
-
-def _project_name(name: str | None) -> str:
-    name = (name or "").strip()
-    if not name or len(name) > 256:
-        raise BadRequest("BadRequestProjectName", "A project name must have 1 to 256 characters")
-    return name
-
-
-def _classification_type(value: str) -> str:
-    for known in CLASSIFICATION_TYPES:
-        if value.lower() == known.lower():
-            return known
-    raise BadRequest(
-        "BadRequestProjectUnknownClassification",
-        f"classificationType '{value}' is not Multiclass or Multilabel",
-    )
-
-
-def _training_type(value: str) -> str:
-    for known in TRAINING_TYPES:
-        if value.lower() == known.lower():
-            return known
-    raise BadRequest("BadRequest", f"trainingType '{value}' is not Regular or Advanced")
-
-
-def _check_metadata(metadata: dict) -> dict[str, str]:
-    if not isinstance(metadata, dict):
-        raise BadRequest("BadRequest", "metadata must be a JSON object of string keys and values")
-    if len(metadata) > MAX_METADATA_PAIRS:
-        raise BadRequest(
-            "BadRequestImageMetadataKey", f"At most {MAX_METADATA_PAIRS} metadata pairs per image"
-        )
-    for key, value in metadata.items():
-        if not key or len(key) > MAX_METADATA_KEY:
-            raise BadRequest(
-                "BadRequestImageMetadataKey", f"Metadata keys must have 1 to {MAX_METADATA_KEY} characters"
-            )
-        if not isinstance(value, str) or len(value) > MAX_METADATA_VALUE:
-            raise BadRequest(
-                "BadRequestImageMetadataValue",
-                f"Metadata values must be strings of at most {MAX_METADATA_VALUE}",
-            )
-    return dict(metadata)
 
 
 def _fingerprint(project: Project, tags: list[dict], training_set: list[tuple[str, str, list[int]]]) -> str:

@@ -53,19 +53,19 @@ class Query:
         for key, value in parse_qsl(raw, keep_blank_values=True):
             self._values.setdefault(key.lower(), value)
 
-    def str(self, name: str) -> str | None:
+    def text(self, name: str) -> str | None:
         return self._values.get(name.lower())
 
-    def bool(self, name: str, default: bool = False) -> bool:
-        value = self.str(name)
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self.text(name)
         if value is None or value == "":
             return default
         if value.lower() in ("true", "false"):
             return value.lower() == "true"
         raise BadRequest("BadRequest", f"Query parameter '{name}' must be true or false, not '{value}'")
 
-    def int(self, name: str, default: int) -> int:
-        value = self.str(name)
+    def integer(self, name: str, default: int) -> int:
+        value = self.text(name)
         if value is None or value == "":
             return default
         try:
@@ -75,8 +75,8 @@ class Query:
                 "BadRequest", f"Query parameter '{name}' must be an integer, not '{value}'"
             ) from None
 
-    def float(self, name: str, default: float) -> float:
-        value = self.str(name)
+    def number(self, name: str, default: float) -> float:
+        value = self.text(name)
         if value is None or value == "":
             return default
         try:
@@ -87,7 +87,7 @@ class Query:
             ) from None
 
     def csv(self, name: str, limit: int | None = None) -> list[str]:
-        value = self.str(name)
+        value = self.text(name)
         items = [item.strip() for item in value.split(",") if item.strip()] if value else []
         if limit is not None and len(items) > limit:
             raise BadRequest("BadRequestInvalidIds", f"Query parameter '{name}' takes at most {limit} values")

@@ -329,6 +329,27 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"{STORAGE_CONNECTION}__blobServiceUri and {STORAGE_CONNECTION}__queueServiceUri must both be "
             "set for an identity-based connection (the blob trigger uses queues too)"
         )
+    poll, stale = values.get("RETRAIN_POLL_SECONDS"), values.get("RETRAIN_STALE_MINUTES")
+    if isinstance(poll, int) and isinstance(stale, int) and poll >= stale * 60:
+        problems.append(
+            f"RETRAIN_STALE_MINUTES={stale} must be longer than RETRAIN_POLL_SECONDS={poll}: a polling run "
+            "would look crashed between two polls"
+        )
     if problems:
         raise SettingsError("Invalid settings:\n  - " + "\n  - ".join(problems))
     return Settings(values=values, storage_connection_string=connection_string, storage_identity=identity)
+
+
+def markdown_table() -> str:
+    """The settings as a Markdown table for docs/pipeline.md (`python -m shared.settings` prints it)."""
+    rows = ["| name | default | meaning |", "| --- | --- | --- |"]
+    for s in SETTINGS:
+        default = (
+            f"`{s.default}`" if s.default is not None else ("(optional)" if s.optional else "**required**")
+        )
+        rows.append(f"| `{s.name}` | {default} | {s.description.replace('|', '/')} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -19,7 +19,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
   properties: {
     // checkov:skip=CKV_AZURE_35:Flex Consumption without VNet integration reaches storage over its public endpoint; access is Entra ID only (allowSharedKeyAccess false), see docs/deploy.md.
-    // checkov:skip=CKV_AZURE_59:Same reason as CKV_AZURE_35: the app, Event Grid and `azd deploy` need the public endpoint; no key-based access exists.
+    // checkov:skip=CKV_AZURE_59:The app (no VNet integration) and users uploading images (az storage --auth-mode login) use the public endpoint; Entra ID only.
     // checkov:skip=CKV_AZURE_206:Replication is the storageSku parameter (LRS by default for cost); use Standard_ZRS where the region offers it.
     // checkov:skip=CKV_AZURE_43:False positive: the name is 'st' + uniqueString(), which checkov cannot evaluate.
     accessTier: 'Hot'

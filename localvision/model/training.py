@@ -180,9 +180,10 @@ def _fit_head(features: np.ndarray, truth: np.ndarray, multilabel: bool, c: floa
     if multilabel:
         for tag in range(num_tags):
             column = y[:, tag]
-            if column.all() or not column.any():  # possible inside a fold: a constant prior
-                prior = np.clip(column.mean(), 1e-3, 1 - 1e-3)
-                intercept[tag] = np.log(prior / (1 - prior))
+            if not column.any():  # a tag without images here stays at _ABSENT_LOGIT
+                continue
+            if column.all():  # only inside a fold (train refuses a tag on every image): near-certain
+                intercept[tag] = -_ABSENT_LOGIT
                 continue
             fit = LogisticRegression(C=c, max_iter=2000).fit(z, column)
             coef[tag], intercept[tag] = fit.coef_[0], fit.intercept_[0]

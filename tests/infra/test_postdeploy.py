@@ -73,6 +73,11 @@ def fake_bin(tmp_path: Path) -> Path:
     az = bin_dir / "az"
     az.write_text(f"#!{sys.executable}\n{FAKE_AZ}")
     az.chmod(az.stat().st_mode | stat.S_IEXEC)
+    # `azd env get-values` prints KEY="value" lines; the hook reads them when run outside azd.
+    azd = bin_dir / "azd"
+    values = "".join(f'{k}="{v}"\\n' for k, v in ENVIRONMENT.items())
+    azd.write_text(f'#!/bin/sh\n[ "$*" = "env get-values" ] || exit 2\nprintf \'{values}\'\n')
+    azd.chmod(azd.stat().st_mode | stat.S_IEXEC)
     return bin_dir
 
 
@@ -149,3 +154,12 @@ def test_names_a_missing_environment_value(fake_bin: Path, tmp_path: Path) -> No
     assert done.returncode != 0
     assert "EVENTGRID_SYSTEM_TOPIC_NAME is not set" in done.stderr
     assert calls == []
+
+
+def test_reads_the_azd_environment_when_run_by_hand(fake_bin: Path, tmp_path: Path) -> None:
+    done, calls = run_hook(fake_bin, tmp_path, **dict.fromkeys(ENVIRONMENT, ""))
+    assert done.returncode == 0, done.stderr
+    put = next(c for c in calls if c["args"][:3] == ["rest", "--method", "put"])
+    assert (
+        put["body"]["properties"]["filter"]["subjectBeginsWith"] == "/blobServices/default/containers/images/"
+    )

@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from azure.cognitiveservices.vision.customvision.training.models import (
+    ImageUrlCreateBatch,
+    ImageUrlCreateEntry,
+)
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from tests.conftest import PREDICTION_KEY, TRAINING_KEY
@@ -231,6 +235,14 @@ def test_private_urls_allowed_with_the_flag(server):
             assert call(project.id, "tiny-model", f"{base}/red.png").predictions[0].tag_name == "red"
         quick = trainer(endpoint).quick_test_image_url(project.id, f"{base}/red.png")
         assert quick.predictions[0].tag_name == "red"
+        batch = ImageUrlCreateBatch(
+            images=[ImageUrlCreateEntry(url=f"{base}/{name}") for name in ("red.png", "nope")]
+        )
+        summary = trainer(endpoint).create_images_from_urls(project.id, batch)
+        assert [(r.source_url, r.status) for r in summary.images] == [
+            (f"{base}/red.png", "OK"),
+            (f"{base}/nope", "ErrorSource"),
+        ]
         for path, code in (("/big.bmp", "BadRequestImageSizeBytes"), ("/missing.jpg", "BadRequestImageUrl")):
             with pytest.raises(HttpOperationError) as caught:
                 client.classify_image_url(project.id, "tiny-model", base + path)

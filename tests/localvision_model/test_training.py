@@ -56,13 +56,16 @@ def test_multilabel_head_is_one_vs_rest(
 ) -> None:
     # A fourth tag "round" on every apple and orange: an image can carry two tags.
     labels = [[tag, ROUND] if tag in (APPLE, ORANGE) else [tag] for (tag,) in fruit_training.labels]
-    outcome = train(fruit_training.images, labels, 4, True, featurizer, seed=0)
-    assert outcome.model.multilabel and outcome.oof_probabilities.shape == (45, 4)
+    # A fifth tag has no images: it is never predicted.
+    outcome = train(fruit_training.images, labels, 5, True, featurizer, seed=0)
+    assert outcome.model.multilabel and outcome.oof_probabilities.shape == (45, 5)
+    assert np.all(outcome.oof_probabilities[:, 4] == 0.0)
     orange = outcome.model.predict(fruit_test.images[2], featurizer)
     banana = outcome.model.predict(fruit_test.images[1], featurizer)
     assert orange[ORANGE] >= 0.5 and orange[ROUND] >= 0.5 and orange[BANANA] < 0.5
     assert banana[BANANA] >= 0.5 and banana[ROUND] < 0.5
     assert orange.sum() > 1.5  # independent sigmoids, not a softmax
+    assert orange[4] == 0.0
 
 
 def test_two_used_tags_and_an_empty_one(

@@ -131,8 +131,13 @@ def blob_input(container: ContainerClient, name: str) -> func.blob.InputStream:
     )
 
 
-def http_request(method: str, route: str, body: bytes = b"", headers: dict[str, str] | None = None,
-                 route_params: dict[str, str] | None = None) -> func.HttpRequest:  # fmt: skip
+def http_request(
+    method: str,
+    route: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    route_params: dict[str, str] | None = None,
+) -> func.HttpRequest:
     return func.HttpRequest(
         method=method,
         url=f"http://localhost:7071/api/{route}",
@@ -147,8 +152,9 @@ def response_json(response: func.HttpResponse) -> Any:
     return json.loads(response.get_body())
 
 
-def run_worker(app: ModuleType, conn_str: str, queue_name: str, until: Callable[[], bool],
-               timeout: float = 240.0) -> int:  # fmt: skip
+def run_worker(
+    app: ModuleType, conn_str: str, queue_name: str, until: Callable[[], bool], timeout: float = 240.0
+) -> int:
     """Play the queue trigger: receive retrain messages, invoke retrain_worker, delete them; a failed
     invocation makes its message visible again at once (the host would wait visibilityTimeout)."""
     queue = QueueClient.from_connection_string(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import uuid
 from pathlib import Path
@@ -40,8 +41,9 @@ def result_of(stores: dict, name: str) -> dict:
     return json.loads(stores["results"].download_blob(f"{name}.json").readall())
 
 
-def test_classifies_a_photo_into_a_complete_result_document(load_app, settings, azurite_conn_str, fruit_dir,
-                                                            fruit_project):  # fmt: skip
+def test_classifies_a_photo_into_a_complete_result_document(
+    load_app, settings, azurite_conn_str, fruit_dir, fruit_project
+):
     app = load_app(settings)
     stores = containers(azurite_conn_str, settings)
     photo = (fruit_dir / "test-images" / "IMG_TEST_1.jpg").read_bytes()
@@ -208,8 +210,9 @@ def test_no_published_model_is_an_error_document(load_app, azurite_conn_str, loc
     assert error["retryable"] is False
 
 
-def test_missing_project_id_is_an_error_document_naming_the_setting(load_app, azurite_conn_str,
-                                                                     localvision_endpoint, fruit_dir):  # fmt: skip
+def test_missing_project_id_is_an_error_document_naming_the_setting(
+    load_app, azurite_conn_str, localvision_endpoint, fruit_dir
+):
     settings = base_settings(azurite_conn_str, localvision_endpoint, unique("pm"))
     settings["CUSTOMVISION_PROJECT_ID"] = str(uuid.uuid4())
     app = load_app(settings)
@@ -238,8 +241,10 @@ def test_unknown_project_name_is_an_error_document(
     assert "CUSTOMVISION_PROJECT_NAME" in error["message"]
 
 
-def test_a_wrong_prediction_key_is_an_error_document_without_the_key(load_app, settings, azurite_conn_str,
-                                                                      fruit_dir):  # fmt: skip
+def test_a_wrong_prediction_key_is_an_error_document_without_the_key(
+    load_app, settings, azurite_conn_str, fruit_dir, caplog
+):
+    caplog.set_level(logging.DEBUG)
     settings["CUSTOMVISION_PREDICTION_KEY"] = "wrong-key-value-123"
     app = load_app(settings)
     stores = containers(azurite_conn_str, settings)
@@ -251,17 +256,31 @@ def test_a_wrong_prediction_key_is_an_error_document_without_the_key(load_app, s
     assert json.loads(raw)["error"]["code"] == "AuthenticationFailed"
     assert "CUSTOMVISION_PREDICTION_KEY" in raw
     assert "wrong-key-value-123" not in raw
+    assert (
+        "wrong-key-value-123" not in caplog.text and settings["CUSTOMVISION_TRAINING_KEY"] not in caplog.text
+    )
+    assert "CUSTOMVISION_PREDICTION_KEY" in caplog.text  # the error was logged, without the key
 
 
-@pytest.mark.parametrize("fault", ["429:1.0", "500:1.0"])
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [
+        ("429:1.0", "Throttled"),
+        ("500:1.0", "ServiceError"),
+        ("drop:1.0", "ServiceUnavailable"),  # the connection is dropped without an answer
+        ("slow:1.0", "ServiceUnavailable"),  # answers after 3 s; CUSTOMVISION_TIMEOUT_SECONDS is 0.5
+    ],
+)
 def test_transient_failures_are_retried_then_raised_and_poison_writes_one_document(
-    load_app, azurite_conn_str, extra_localvision, fruit_dir, fault
+    load_app, azurite_conn_str, extra_localvision, fruit_dir, fault, code
 ):
-    endpoint = extra_localvision("--faults", fault)
+    endpoint = extra_localvision("--faults", fault, "--fault-slow-seconds", "3")
     name = unique("Faulty ")
     train_and_publish(endpoint, name, fruit_dir)  # training is not affected by prediction faults
     settings = base_settings(azurite_conn_str, endpoint, unique("tf"))
-    settings.update(CUSTOMVISION_PROJECT_NAME=name, TRANSIENT_RETRY_SECONDS="1.5")
+    settings.update(
+        CUSTOMVISION_PROJECT_NAME=name, TRANSIENT_RETRY_SECONDS="1.5", CUSTOMVISION_TIMEOUT_SECONDS="0.5"
+    )
     app = load_app(settings)
     stores = containers(azurite_conn_str, settings)
     stores["images"].upload_blob("x.jpg", (fruit_dir / "test-images" / "IMG_TEST_1.jpg").read_bytes())
@@ -270,7 +289,7 @@ def test_transient_failures_are_retried_then_raised_and_poison_writes_one_docume
     with pytest.raises(TransientError) as raised:
         app.classify(stream)
 
-    assert raised.value.code == ("Throttled" if fault.startswith("429") else "ServiceError")
+    assert raised.value.code == code
     with pytest.raises(ResourceNotFoundError):
         stores["results"].download_blob("x.jpg.json").readall()  # nothing written: the host will retry
 
@@ -294,8 +313,9 @@ def test_transient_failures_are_retried_then_raised_and_poison_writes_one_docume
     assert doc["error"]["code"] == "RetriesExhausted" and doc["error"]["retryable"] is True
 
 
-def test_poison_message_for_an_already_classified_blob_changes_nothing(load_app, settings, azurite_conn_str,
-                                                                        fruit_dir):  # fmt: skip
+def test_poison_message_for_an_already_classified_blob_changes_nothing(
+    load_app, settings, azurite_conn_str, fruit_dir
+):
     import azure.functions as func
 
     app = load_app(settings)

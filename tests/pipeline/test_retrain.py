@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from azure.storage.queue import QueueClient
+from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 from PIL import Image
 
 from tests.pipeline.conftest import (
@@ -143,8 +143,9 @@ def noisy_copies(source: Path, count: int) -> list[bytes]:
     return out
 
 
-def test_a_failed_gate_keeps_the_old_iteration_published(load_app, azurite_conn_str, localvision_endpoint,
-                                                         fruit_dir):  # fmt: skip
+def test_a_failed_gate_keeps_the_old_iteration_published(
+    load_app, azurite_conn_str, localvision_endpoint, fruit_dir
+):
     settings = base_settings(azurite_conn_str, localvision_endpoint, unique("gf"))
     settings["KEEP_ITERATIONS"] = "1"
     app = load_app(settings)
@@ -176,8 +177,9 @@ def test_a_failed_gate_keeps_the_old_iteration_published(load_app, azurite_conn_
     assert doc["model"]["iterationId"] == first["iteration"]["id"] and doc["tags"] == ["banana"]
 
 
-def test_a_training_that_fails_fails_the_run_with_the_reason(load_app, azurite_conn_str, extra_localvision,
-                                                             fruit_dir):  # fmt: skip
+def test_a_training_that_fails_fails_the_run_with_the_reason(
+    load_app, azurite_conn_str, extra_localvision, fruit_dir
+):
     endpoint = extra_localvision("--faults", "trainfail:1.0")
     settings = base_settings(azurite_conn_str, endpoint, unique("tr"))
     app = load_app(settings)
@@ -252,8 +254,9 @@ def test_a_running_cycle_is_returned_not_duplicated(load_app, azurite_conn_str, 
     assert second["runId"] == first["runId"] and second["statusUrl"] == first["statusUrl"]
 
 
-def test_scheduled_retrain_starts_only_when_there_is_something_new(load_app, azurite_conn_str,
-                                                                   localvision_endpoint, fruit_dir):  # fmt: skip
+def test_scheduled_retrain_starts_only_when_there_is_something_new(
+    load_app, azurite_conn_str, localvision_endpoint, fruit_dir
+):
     import azure.functions as func
 
     settings = base_settings(azurite_conn_str, localvision_endpoint, unique("sc"))
@@ -269,8 +272,9 @@ def test_scheduled_retrain_starts_only_when_there_is_something_new(load_app, azu
     assert len(runs) == 1 and runs[0]["trigger"] == "schedule" and runs[0]["status"] == "queued"
 
 
-def test_a_missing_project_id_fails_the_run_naming_the_setting(load_app, azurite_conn_str, localvision_endpoint,
-                                                               fruit_dir):  # fmt: skip
+def test_a_missing_project_id_fails_the_run_naming_the_setting(
+    load_app, azurite_conn_str, localvision_endpoint, fruit_dir
+):
     settings = base_settings(azurite_conn_str, localvision_endpoint, unique("mp"))
     settings["CUSTOMVISION_PROJECT_ID"] = str(uuid.uuid4())
     app = load_app(settings)
@@ -283,8 +287,9 @@ def test_a_missing_project_id_fails_the_run_naming_the_setting(load_app, azurite
     assert run["error"]["code"] == "ProjectNotFound" and "CUSTOMVISION_PROJECT_ID" in run["error"]["message"]
 
 
-def test_too_few_images_fail_the_run_with_the_services_reason(load_app, azurite_conn_str, localvision_endpoint,
-                                                              fruit_dir):  # fmt: skip
+def test_too_few_images_fail_the_run_with_the_services_reason(
+    load_app, azurite_conn_str, localvision_endpoint, fruit_dir
+):
     settings = base_settings(azurite_conn_str, localvision_endpoint, unique("fw"))
     app = load_app(settings)
     stores = containers(azurite_conn_str, settings)
@@ -301,3 +306,56 @@ def test_unknown_run_id_is_404(load_app, azurite_conn_str, localvision_endpoint)
     response = app.retrain_status(http_request("GET", "retrain/x", route_params={"runId": "../../etc"}))
     assert response.status_code == 404
     assert response_json(response)["error"]["code"] == "RunNotFound"
+
+
+def test_a_crash_after_training_started_resumes_without_training_twice(
+    load_app, azurite_conn_str, localvision_endpoint, fruit_dir
+):
+    settings = base_settings(azurite_conn_str, localvision_endpoint, unique("cr"))
+    settings["RETRAIN_POLL_SECONDS"] = "2"
+    app = load_app(settings)
+    stores = containers(azurite_conn_str, settings)
+    upload_folder(stores["training"], fruit_dir / "training-images")
+    _, body = start(app)
+    run_id = body["runId"]
+    run_worker(
+        app, azurite_conn_str, settings["RETRAIN_QUEUE"], lambda: status(app, run_id)["step"] == "poll"
+    )
+
+    # the worker "crashed" after train_project and before the iteration id was checkpointed
+    record = json.loads(stores["pipeline"].download_blob(f"runs/{run_id}.json").readall())
+    assert record["knownIterations"] == [] and record["iteration"] is not None
+    record.update(step="train", iteration=None)
+    stores["pipeline"].upload_blob(f"runs/{run_id}.json", json.dumps(record), overwrite=True)
+    # ... and a duplicate of the current message is delivered as well
+    queue = QueueClient.from_connection_string(
+        azurite_conn_str, settings["RETRAIN_QUEUE"], message_encode_policy=TextBase64EncodePolicy()
+    )
+    queue.send_message(json.dumps({"runId": run_id, "seq": record["seq"]}))
+
+    run_worker(app, azurite_conn_str, settings["RETRAIN_QUEUE"], finished(app, run_id))
+
+    run = status(app, run_id)
+    assert run["status"] == "succeeded", run
+    iterations = trainer(localvision_endpoint).get_iterations(run["projectId"])
+    assert [i.id for i in iterations] == [run["iteration"]["id"]]  # adopted, not trained again
+
+
+def test_sync_reports_unusable_and_misplaced_training_blobs_once(
+    load_app, azurite_conn_str, localvision_endpoint, fruit_dir
+):
+    settings = base_settings(azurite_conn_str, localvision_endpoint, unique("sy"))
+    app = load_app(settings)
+    stores = containers(azurite_conn_str, settings)
+    upload_folder(stores["training"], fruit_dir / "training-images")
+    stores["training"].upload_blob("README.txt", b"labelled images go in {tag}/ folders")
+    stores["training"].upload_blob("apple/notes.txt", b"not an image")
+
+    first = cycle(app, azurite_conn_str, settings)
+    assert first["status"] == "succeeded", first
+    assert first["sync"]["uploaded"] == 45 and first["sync"]["ignored"] == 1 and first["sync"]["failed"] == 1
+    assert first["sync"]["failures"] == [{"blob": "apple/notes.txt", "status": "NotAnImage"}]
+
+    second = cycle(app, azurite_conn_str, settings)
+    assert second["status"] == "skipped"
+    assert second["sync"]["pending"] == 0 and second["sync"]["failed"] == 0  # not retried until it changes

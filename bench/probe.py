@@ -1,0 +1,132 @@
+"""devhost with timing probes: ``python -m bench.probe OUT.jsonl <devhost arguments>``.
+
+Wraps, at run time and without changing them, the blob listener's steps and the pipeline's stages, and
+appends one JSON line per blob-trigger attempt to OUT.jsonl: wall-clock times (``time.time()``, so they
+compare with the uploader's clock on the same machine) of when the listing handed the blob to the pool,
+when a worker took it and when it ended, and the seconds spent in each stage. A hook whose target is
+missing is skipped with a warning, so the benchmark still runs (with fewer stages) if the code moves.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("bench.probe")
+_current = threading.local()
+_submitted: dict[str, float] = {}
+_out_lock = threading.Lock()
+
+
+def _stage(name: str, mark: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add the call's duration to stage ``name`` of the attempt running on this thread; with ``mark``,
+    also note the wall-clock time the call returned under that name."""
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            stages = getattr(_current, "stages", None)
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if stages is not None:
+                    stages[name] = stages.get(name, 0.0) + time.perf_counter() - started
+                    if mark:
+                        _current.marks[mark] = time.time()
+
+        return timed
+
+    return wrap
+
+
+def _patch(owner: Any, attribute: str, wrapper: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+    original = getattr(owner, attribute, None)
+    if original is None:
+        log.warning("probe: %s.%s not found; that stage is not measured", owner.__name__, attribute)
+        return
+    setattr(owner, attribute, wrapper(original))
+
+
+class _TimedExecutor:
+    """Records when the blob listener hands a blob to its pool (the end of the polling delay)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if len(args) >= 2 and isinstance(args[1], tuple):
+            _submitted[args[1][1]] = time.time()
+        return self._inner.submit(fn, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def install(out_path: str) -> None:
+    from devhost import blob_listener, receipts
+    from shared import classify, customvision, imaging
+
+    out = open(out_path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the process's life
+
+    def listener_init(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def init(self: Any, *args: Any, **kwargs: Any) -> None:
+            fn(self, *args, **kwargs)
+            self.executor = _TimedExecutor(self.executor)
+
+        return init
+
+    def attempt(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def run(self: Any, watch: Any, key: tuple[str, str, str], *args: Any, **kwargs: Any) -> Any:
+            _current.stages, _current.marks = {}, {}
+            started_wall, started = time.time(), time.perf_counter()
+            try:
+                return fn(self, watch, key, *args, **kwargs)
+            finally:
+                record = {
+                    "function": watch.spec.name,
+                    "blob": key[1],
+                    "submitted": _submitted.get(key[1]),
+                    "started": started_wall,
+                    "ended": started_wall + time.perf_counter() - started,
+                    "done": key in watch.receipts.done,
+                    "stages": _current.stages,
+                    **_current.marks,
+                }
+                _current.stages = None
+                with _out_lock:
+                    out.write(json.dumps(record) + "\n")
+                    out.flush()
+
+        return run
+
+    _patch(blob_listener.BlobListener, "__init__", listener_init)
+    _patch(blob_listener.BlobListener, "_try", attempt)
+    _patch(blob_listener.BlobListener, "_prepare", _stage("download"))
+    _patch(receipts.ReceiptStore, "write", _stage("receipt"))
+    _patch(imaging, "normalise", _stage("normalise"))
+    _patch(customvision.CustomVision, "prediction", _stage("predict"))
+    _patch(classify, "read_json", _stage("read_result"))
+    _patch(classify, "write_json", _stage("write_result", mark="resultWritten"))
+
+
+def main() -> int:
+    if len(sys.argv) < 2:
+        print("usage: python -m bench.probe OUT.jsonl [devhost arguments]", file=sys.stderr)
+        return 2
+    install(sys.argv[1])
+    from devhost.__main__ import main as devhost_main
+
+    return devhost_main(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

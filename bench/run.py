@@ -1,0 +1,163 @@
+"""One benchmark round on a private stack: localvision alone, retrain cycles, then the pipeline."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import photos, pipeline, retrain, vision
+from bench.stack import LocalStack
+from bench.stats import summary
+from devhost.config import load_host_config
+from tests.support.services import PROJECT_ROOT
+
+log = logging.getLogger("bench")
+PUBLISHED_NAME = "fruit-classifier"
+
+
+@dataclass(frozen=True)
+class Plan:
+    images: int  # photos dropped into images/ in the burst
+    training: int  # photos the model is trained on (45: the fruit set itself; more: copies of it)
+    paced: int  # photos dropped one by one for the latency bar
+    latency_calls: int = 100  # sequential classify calls for localvision's latency
+    rps_images: int = 100  # images per localvision throughput measurement
+
+
+def blob_parallelism() -> int:
+    """devhost's blob-trigger parallelism: host.json extensions.blobs.maxDegreeOfParallelism."""
+    return load_host_config(PROJECT_ROOT / "host.json").blobs.max_degree_of_parallelism
+
+
+def training_set(root: Path, count: int) -> list[photos.Photo]:
+    base = photos.training(root)
+    return base if count == len(base) else photos.copies(base, count, "t")
+
+
+def measure_localvision(stack: LocalStack, plan: Plan, root: Path) -> dict[str, Any]:
+    log.info("localvision: training on %d photos", plan.training)
+    trained = vision.train_project(stack.endpoint, "Bench Direct", training_set(root, plan.training))
+    memory = vision.rss_mb(stack.localvision.process.pid)
+    client = vision.predictor(stack.endpoint)
+    one = vision.as_1024x768(photos.test_photos(root)[0].data)
+    log.info("localvision: %d sequential classify calls", plan.latency_calls)
+    latencies = vision.classify_latencies(
+        client, trained.project_id, vision.PUBLISHED_NAME, one, plan.latency_calls
+    )
+    sources = photos.test_photos(root) + photos.training(root)
+    images = [p.data for p in photos.copies(sources, plan.rps_images, "r")]
+    rates = {}
+    for concurrency in (1, 4):
+        result = vision.classify_throughput(
+            client, trained.project_id, vision.PUBLISHED_NAME, images, concurrency
+        )
+        rates[concurrency] = {"perSecond": result.per_second, "latency": summary(result.latencies)}
+    return {
+        "trainingImages": trained.images,
+        "trainingSeconds": trained.seconds,
+        "memoryAfterTrainingMB": memory,
+        "classifyLatency": summary(latencies),
+        "throughput": rates,
+    }
+
+
+def measure_retrain(stack: LocalStack, plan: Plan, root: Path) -> dict[str, Any]:
+    training = stack.values["TRAINING_CONTAINER"]
+    retrain.upload_training(stack.conn_str, training, training_set(root, plan.training))
+    runs = {}
+    log.info("retrain: first cycle (%d photos)", plan.training)
+    runs["first"] = retrain.cycle(stack.devhost_url)
+    log.info("retrain: nothing new")
+    runs["nothingNew"] = retrain.cycle(stack.devhost_url)
+    retrain.upload_training(stack.conn_str, training, photos.more_training(root))
+    log.info("retrain: 6 new photos")
+    runs["sixNew"] = retrain.cycle(stack.devhost_url)
+    out = {}
+    for key, run in runs.items():
+        out[key] = {
+            "seconds": run["seconds"],
+            "status": run["status"],
+            "reason": run.get("reason"),
+            "error": run.get("error"),
+            "sync": {k: run["sync"][k] for k in ("listed", "pending", "uploaded", "unchanged", "failed")},
+            "steps": retrain.step_seconds(run),
+            "iteration": (run.get("iteration") or {}).get("id"),
+            "projectId": run.get("projectId"),
+            "gate": run.get("gate"),
+        }
+    return out
+
+
+def measure_pipeline(stack: LocalStack, plan: Plan, root: Path, probe_file: Path, project_id: str) -> dict:
+    images, results = pipeline.containers(stack.conn_str, stack.values)
+    sources = photos.test_photos(root) + photos.training(root) + photos.more_training(root)
+    truth = {"IMG_TEST_1.jpg": "apple", "IMG_TEST_2.jpg": "banana", "IMG_TEST_3.jpg": "orange"}
+
+    def expected(batch: list[photos.Photo]) -> dict[str, str | None]:
+        return {p.name: p.tag or truth.get(p.name.rsplit("-", 1)[-1]) for p in batch}
+
+    warm = photos.copies(sources, 8, "warm-")
+    log.info("pipeline: warm-up with %d photos", len(warm))
+    pipeline.wait_for_documents(results, pipeline.burst(images, warm), timeout=120)
+
+    batch = photos.copies(sources, plan.images, "burst-")
+    log.info("pipeline: burst of %d photos", plan.images)
+    drop = pipeline.burst(images, batch)
+    pipeline.wait_for_documents(results, drop, timeout=120 + plan.images)
+    burst = pipeline.analyse(drop, pipeline.read_probe(probe_file), expected(batch))
+
+    concurrency = blob_parallelism()
+    log.info("localvision alone: the same %d photos from %d threads", plan.images, concurrency)
+    baseline = vision.classify_throughput(
+        vision.predictor(stack.endpoint), project_id, PUBLISHED_NAME, [p.data for p in batch], concurrency
+    )
+
+    rate = max(0.5, burst["perSecond"] / 2)
+    paced_batch = photos.copies(sources, plan.paced, "paced-")
+    log.info("pipeline: %d photos one by one at %.1f/s", plan.paced, rate)
+    drop = pipeline.paced(images, paced_batch, rate)
+    pipeline.wait_for_documents(results, drop, timeout=120 + plan.paced)
+    paced = pipeline.analyse(drop, pipeline.read_probe(probe_file), expected(paced_batch))
+    paced["rate"] = rate
+    return {
+        "blobParallelism": concurrency,
+        "burst": burst,
+        "paced": paced,
+        "localvisionAlone": {
+            "images": baseline.images,
+            "concurrency": concurrency,
+            "perSecond": baseline.per_second,
+            "latency": summary(baseline.latencies),
+        },
+        "ratio": burst["perSecond"] / baseline.per_second,
+    }
+
+
+def process_memory(stack: LocalStack) -> dict[str, dict[str, float]]:
+    out = {"localvision": vision.rss_mb(stack.localvision.process.pid)}
+    if stack.devhost is not None:
+        out["devhost"] = vision.rss_mb(stack.devhost.process.pid)
+    return out
+
+
+def run(plan: Plan, workdir: Path) -> dict[str, Any]:
+    """Everything for one plan on a fresh stack in ``workdir``; the stack is stopped afterwards."""
+    root = photos.fruit_root()
+    started = time.perf_counter()
+    stack = LocalStack.start(workdir)
+    try:
+        figures: dict[str, Any] = {"plan": plan.__dict__}
+        figures["localvision"] = measure_localvision(stack, plan, root)
+        probe_file = workdir / "probe.jsonl"
+        stack.start_devhost(probe_file=probe_file)
+        figures["retrain"] = measure_retrain(stack, plan, root)
+        project_id = figures["retrain"]["first"]["projectId"]
+        figures["pipeline"] = measure_pipeline(stack, plan, root, probe_file, project_id)
+        figures["memoryAtEndMB"] = process_memory(stack)
+    finally:
+        stack.stop()
+    figures["seconds"] = time.perf_counter() - started
+    return figures
