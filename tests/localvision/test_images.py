@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -207,3 +208,20 @@ def test_files_batch_with_bad_base64_is_refused(localvision_endpoint, project):
         timeout=10,
     )
     assert response.status_code == 200
+
+
+def test_concurrent_uploads_all_land(training, project):
+    tag = training.create_tag(project.id, "red")
+
+    def send(worker: int) -> list[str]:
+        return [
+            training.create_images_from_data(project.id, image_bytes(seed=1000 + worker * 10 + i), [tag.id])
+            .images[0]
+            .status
+            for i in range(5)
+        ]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = [status for result in pool.map(send, range(4)) for status in result]
+    assert statuses == ["OK"] * 20
+    assert training.get_tag(project.id, tag.id).image_count == 20
