@@ -27,6 +27,7 @@ def _http(reply: Reply) -> func.HttpResponse:
     path="%IMAGES_CONTAINER%/{name}",
     connection="PIPELINE_STORAGE",
     source=func.BlobSource.EVENT_GRID,
+    data_type=func.DataType.BINARY,
 )
 def classify(image: func.InputStream) -> None:
     properties = image.blob_properties or {}

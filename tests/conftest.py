@@ -40,7 +40,7 @@ def fruit_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """A real Azurite on free ports for the whole session; ``azurite_conn_str`` gives its connection string."""
+    """A real Azurite on free ports for the session; see ``azurite_conn_str`` for its connection string."""
     reason = azurite_available()
     if reason:
         pytest.fail(reason)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import subprocess
 import sys
 import time
 import uuid
@@ -27,7 +26,6 @@ from msrest.authentication import ApiKeyCredentials
 
 from shared.settings import SETTINGS, STORAGE_CONNECTION, STORAGE_IDENTITY_SUFFIXES
 from tests.conftest import PREDICTION_KEY, TRAINING_KEY
-from tests.support import services
 from tests.support.services import Service, start_localvision
 
 RESOURCE_ID = (
@@ -35,35 +33,6 @@ RESOURCE_ID = (
     "Microsoft.CognitiveServices/accounts/localvision-prediction"
 )
 FOOD_DOMAIN = "c151d5b5-dd07-472a-acc8-15d29dea8518"
-
-
-@pytest.fixture(scope="session")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """Azurite as in tests/conftest.py, minus ``--inMemoryPersistence``: Azurite 3.37 refuses it together
-    with ``--location`` and exits. Data goes to the session's temporary folder instead."""
-    reason = services.azurite_available()
-    if reason:
-        pytest.fail(reason)
-    workdir = tmp_path_factory.mktemp("azurite")
-    blob_port, queue_port, table_port = services.free_port(), services.free_port(), services.free_port()
-    log = workdir / "azurite.log"
-    process = subprocess.Popen(
-        [
-            str(services.AZURITE_BIN), "--silent", "--location", str(workdir),
-            "--blobHost", "127.0.0.1", "--blobPort", str(blob_port),
-            "--queueHost", "127.0.0.1", "--queuePort", str(queue_port),
-            "--tableHost", "127.0.0.1", "--tablePort", str(table_port),
-            "--skipApiVersionCheck", "--disableTelemetry", "--loose",
-        ],
-        stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=workdir,
-    )  # fmt: skip
-    service = Service(process, log, {"blob": blob_port, "queue": queue_port, "table": table_port})
-    try:
-        services.wait_for_port(blob_port, process, log)
-        services.wait_for_port(queue_port, process, log)
-        yield service
-    finally:
-        service.stop()
 
 
 def unique(prefix: str) -> str:

@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import azure.functions as func
 import pytest
 from PIL import Image
 
@@ -100,6 +101,7 @@ def test_triggers_and_bindings(load_app):
     assert (blob["type"], blob["path"], blob["connection"], blob["source"]) == (
         "blobTrigger", "%IMAGES_CONTAINER%/{name}", "PIPELINE_STORAGE", "EventGrid",
     )  # fmt: skip
+    assert blob["dataType"] == func.DataType.BINARY
     assert functions["classify_poison"]["queueName"] == "webjobs-blobtrigger-poison"
     assert functions["retrain_worker"]["queueName"] == "%RETRAIN_QUEUE%"
     assert functions["retrain_worker"]["connection"] == "PIPELINE_STORAGE"

@@ -88,7 +88,7 @@ def start_azurite(workdir: Path) -> Service:
     log = workdir / "azurite.log"
     process = subprocess.Popen(
         [
-            str(AZURITE_BIN), "--silent", "--location", str(workdir), "--inMemoryPersistence",
+            str(AZURITE_BIN), "--silent", "--location", str(workdir),
             "--blobHost", "127.0.0.1", "--blobPort", str(blob_port),
             "--queueHost", "127.0.0.1", "--queuePort", str(queue_port),
             "--tableHost", "127.0.0.1", "--tablePort", str(table_port),
