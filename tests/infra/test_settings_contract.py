@@ -28,6 +28,7 @@ HOST_ONLY = frozenset(
         "FUNCTIONS_WORKER_RUNTIME",  # local only; Flex Consumption takes it from functionAppConfig.runtime
         "APPLICATIONINSIGHTS_CONNECTION_STRING",
         "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+        "DEVHOST_FUNCTION_KEY",  # local only: devhost's function key; in Azure the host keeps its own keys
     }
 )
 # The identity-based form of the pipeline's storage connection, used in Azure.
