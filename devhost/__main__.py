@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         logging.getLogger("devhost").error("%s", exc)
         return 2
+    except Exception:
+        logging.getLogger("devhost").exception("devhost could not start the function app")
+        return 1
     return 0
 
 

@@ -83,14 +83,16 @@ class BlobListener:
         self,
         specs: list[FunctionSpec],
         clients: Clients,
-        receipts: ReceiptStore,
+        receipts: ReceiptStore | None,
         options: BlobOptions,
         invoker: Invoker,
         executor: Executor,
         message_encoding: str,
     ) -> None:
+        if specs and receipts is None:
+            raise ValueError("blob triggers need a receipt store")
         self.clients = clients
-        self.store = receipts
+        self.store: ReceiptStore = receipts  # type: ignore[assignment]  # None only when there are no specs
         self.options = options
         self.invoker = invoker
         self.executor = executor
@@ -112,7 +114,7 @@ class BlobListener:
                     spec.name,
                     container,
                 )
-            watch = BlobWatch(spec, connection, container, prefix, pattern, receipts.load(spec.function_id))
+            watch = BlobWatch(spec, connection, container, prefix, pattern, self.store.load(spec.function_id))
             self.watches.append(watch)
 
     def start(self) -> None:
@@ -231,7 +233,9 @@ class BlobListener:
             value = blob_value(spec, param, data, stream)
         reason = f"New blob detected(LogsAndContainerScan): {container}/{name}"
         values = {**params, "BlobTrigger": f"{container}/{name}", "Uri": blob.url}
-        return lambda: self.invoker.invoke(spec, value, values, reason)
+        # Path values ({name}) go to parameters of the same name, when the function declares them.
+        extra = {key: text for key, text in params.items() if key in spec.parameters and key != param}
+        return lambda: self.invoker.invoke(spec, value, values, reason, extra)
 
     def _finish(self, watch: BlobWatch, key: BlobKey) -> None:
         watch.receipts.done.add(key)

@@ -109,11 +109,12 @@ class DevHost:
 
     def _build_listeners(self) -> None:
         blob_specs, timer_specs = self._of("blobTrigger"), self._of("timerTrigger")
-        hosts_storage = self.clients.blob(DEFAULT_CONNECTION) if blob_specs or timer_specs else None
+        # Receipts and timer state live in AzureWebJobsStorage, as the host keeps them (HTTP-only apps: none).
+        hosts = self.clients.blob(DEFAULT_CONNECTION) if blob_specs or timer_specs else None
         self.blobs = BlobListener(
             blob_specs,
             self.clients,
-            ReceiptStore(hosts_storage, self.host_id) if hosts_storage else None,  # type: ignore[arg-type]
+            ReceiptStore(hosts, self.host_id) if hosts else None,
             self.config.blobs,
             self.invoker,
             self.blob_executor,
@@ -122,10 +123,11 @@ class DevHost:
         self.queues = [
             QueueListener(s, self.clients, self.config.queues, self.invoker) for s in self._of("queueTrigger")
         ]
-        self.timers = [
-            TimerListener(s, hosts_storage, self.host_id, self.invoker, self.executor)  # type: ignore[arg-type]
-            for s in timer_specs
-        ]
+        self.timers = (
+            [TimerListener(s, hosts, self.host_id, self.invoker, self.executor) for s in timer_specs]
+            if hosts
+            else []
+        )
         http_specs = self._of("httpTrigger")
         function_key = os.environ.get(FUNCTION_KEY_SETTING) or None
         master_key = os.environ.get(MASTER_KEY_SETTING) or None

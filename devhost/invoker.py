@@ -91,9 +91,6 @@ class Invoker:
             parameters = spec.parameters
             if "context" in parameters and "context" not in kwargs:
                 kwargs["context"] = InvocationContext(invocation_id, spec.name, str(self.script_root))
-            for key, value in values.items():
-                if key in parameters and key not in kwargs:
-                    kwargs[key] = value
             result = spec.user_function(**kwargs)
             self.bindings.outputs(spec, kwargs, result, values)
         except BaseException:

@@ -28,7 +28,6 @@ LOCAL = PROJECT_ROOT / ".local"
 SETTINGS = PROJECT_ROOT / "local.settings.json"
 SETTINGS_EXAMPLE = PROJECT_ROOT / "local.settings.json.example"
 AZURITE_BIN = PROJECT_ROOT / "node_modules" / ".bin" / "azurite"
-DEFAULT_FUNCTION_KEY = "local-function-key"  # written into a new local.settings.json; change it there
 
 
 class StackError(RuntimeError):
@@ -60,9 +59,7 @@ def ensure_settings() -> dict[str, Any]:
     if not SETTINGS.exists():
         if not SETTINGS_EXAMPLE.exists():
             raise StackError(f"{SETTINGS_EXAMPLE} is missing: it ships with the project; restore it from git")
-        data = json.loads(SETTINGS_EXAMPLE.read_text(encoding="utf-8"))
-        data.setdefault("Values", {}).setdefault("DEVHOST_FUNCTION_KEY", DEFAULT_FUNCTION_KEY)
-        SETTINGS.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        shutil.copyfile(SETTINGS_EXAMPLE, SETTINGS)
         print(f"created {SETTINGS.name} from {SETTINGS_EXAMPLE.name}")
     try:
         data = json.loads(SETTINGS.read_text(encoding="utf-8"))

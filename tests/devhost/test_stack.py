@@ -76,14 +76,12 @@ def test_stop_leaves_a_process_it_did_not_start_alone(local: Path):
         stranger.wait()
 
 
-def test_settings_are_created_from_the_example_with_a_function_key(tmp_path: Path, monkeypatch):
+def test_settings_are_created_from_the_example_once(tmp_path: Path, monkeypatch):
     example = tmp_path / "local.settings.json.example"
-    example.write_text(
-        json.dumps({"IsEncrypted": False, "Values": {"PIPELINE_STORAGE": "UseDevelopmentStorage=true"}})
-    )
+    example.write_text(json.dumps({"Values": {"DEVHOST_FUNCTION_KEY": "k", "PIPELINE_STORAGE": "x"}}))
+    settings_file = tmp_path / "local.settings.json"
     monkeypatch.setattr(stack, "SETTINGS_EXAMPLE", example)
-    monkeypatch.setattr(stack, "SETTINGS", tmp_path / "local.settings.json")
-    settings = stack.ensure_settings()
-    assert settings["Values"]["DEVHOST_FUNCTION_KEY"] == stack.DEFAULT_FUNCTION_KEY
-    assert settings["Values"]["PIPELINE_STORAGE"] == "UseDevelopmentStorage=true"
-    assert json.loads((tmp_path / "local.settings.json").read_text()) == settings
+    monkeypatch.setattr(stack, "SETTINGS", settings_file)
+    assert stack.ensure_settings()["Values"] == {"DEVHOST_FUNCTION_KEY": "k", "PIPELINE_STORAGE": "x"}
+    settings_file.write_text(json.dumps({"Values": {"DEVHOST_FUNCTION_KEY": "mine"}}))
+    assert stack.ensure_settings()["Values"] == {"DEVHOST_FUNCTION_KEY": "mine"}  # a user's file is kept
