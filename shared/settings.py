@@ -341,7 +341,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 def markdown_table() -> str:
-    """The settings as a Markdown table for docs/pipeline.md (`python -m shared.settings` prints it)."""
+    """The settings as a Markdown table for README.md (`python -m shared.settings` prints it)."""
     rows = ["| name | default | meaning |", "| --- | --- | --- |"]
     for s in SETTINGS:
         default = (

@@ -291,13 +291,13 @@ def test_gate_refuses_a_regression_beyond_the_tolerance():
     assert decision["passed"] is False and "GATE_TOLERANCE" in decision["reasons"][0]
 
 
-def test_docs_hold_the_current_settings_table():
+def test_readme_holds_the_current_settings_table():
     from shared.settings import markdown_table
 
-    docs = (ROOT / "docs" / "pipeline.md").read_text()
+    docs = (ROOT / "README.md").read_text()
     start, end = "<!-- settings-table:start -->\n", "<!-- settings-table:end -->"
     assert docs[docs.index(start) + len(start) : docs.index(end)].strip() == markdown_table(), (
-        "docs/pipeline.md is out of date: paste the output of `python -m shared.settings` between the markers"
+        "README.md is out of date: paste the output of `python -m shared.settings` between the markers"
     )
 
 
