@@ -23,9 +23,12 @@ MAX_SIDE = 10_240
 # Vision upscales images under 256 px; it refuses some tiny ones with BadRequestImageDimensions.)
 MIN_SIDE = 32
 MAX_ASPECT = 25.0
-# Pillow refuses images over 2 x this as decompression bombs; we refuse from 1 x (about 89 megapixels,
-# e.g. 10,940 x 8,180), which bounds the memory one image can take (about 270 MB as RGB).
+# Pillow refuses images over 2 x MAX_IMAGE_PIXELS as decompression bombs. We refuse from 1 x (about 89
+# megapixels, e.g. 10,940 x 8,180), which bounds the memory one image can take (about 270 MB as RGB),
+# except for JPEG up to Pillow's own limit (about 179 megapixels, e.g. 12,000 x 12,000 or 16,384 x 10,922):
+# JPEG is the common format of very large photos and the only one Pillow can decode at reduced scale.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS
+MAX_JPEG_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
 ACCEPTED_FORMATS = {"JPEG", "PNG", "GIF", "BMP"}  # an MPO (multi-picture JPEG) is re-encoded
 JPEG_QUALITY = 90
 
@@ -46,15 +49,16 @@ def _open(data: bytes) -> Image.Image:
         )
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit follows
             image = Image.open(io.BytesIO(data))
-            if image.width * image.height > MAX_PIXELS:
-                raise Image.DecompressionBombError("too many pixels")
-            return image
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        limit = MAX_JPEG_PIXELS if image.format == "JPEG" else MAX_PIXELS
+        if image.width * image.height > limit:
+            raise Image.DecompressionBombError(f"more than {limit:,} pixels")
+        return image
+    except Image.DecompressionBombError as exc:
         raise PermanentError(
             "ImageTooLarge",
-            f"The image has more than {MAX_PIXELS:,} pixels (a possible decompression bomb): downscale it "
+            f"The image has too many pixels ({exc}; a possible decompression bomb): downscale it "
             f"to at most {MAX_SIDE} px a side before uploading",
         ) from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
@@ -86,12 +90,13 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _encode_jpeg(image: Image.Image, max_bytes: int, changes: list[str]) -> bytes:
+def _encode_jpeg(image: Image.Image, max_bytes: int, changes: list[str]) -> tuple[bytes, Image.Image]:
+    """JPEG bytes under ``max_bytes`` and the image they encode (downscaled as needed)."""
     for _ in range(6):
         out = io.BytesIO()
         image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
         if out.tell() <= max_bytes:
-            return out.getvalue()
+            return out.getvalue(), image
         scale = math.sqrt(max_bytes / out.tell()) * 0.9
         image = image.resize(
             (max(1, int(image.width * scale)), max(1, int(image.height * scale))), Image.LANCZOS
@@ -131,6 +136,5 @@ def normalise(data: bytes, max_bytes: int = PREDICTION_MAX_BYTES) -> NormalisedI
     image = _to_rgb(ImageOps.exif_transpose(image))
     if max(image.size) > MAX_SIDE:
         image.thumbnail((MAX_SIDE, MAX_SIDE), Image.LANCZOS)
-    encoded = _encode_jpeg(image, max_bytes, changes)
-    final = Image.open(io.BytesIO(encoded))
+    encoded, final = _encode_jpeg(image, max_bytes, changes)
     return NormalisedImage(encoded, final.width, final.height, source_format, tuple(changes))
