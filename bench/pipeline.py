@@ -72,8 +72,9 @@ def paced(images: ContainerClient, photos: Sequence[Photo], rate: float) -> Drop
     return drop
 
 
-def wait_for_documents(results: ContainerClient, drop: Drop, timeout: float, every: float = 0.25) -> None:
-    """List the results container until each uploaded blob has its document; read them all."""
+def wait_for_documents(results: ContainerClient, drop: Drop, timeout: float, every: float = 1.0) -> None:
+    """List the results container until each uploaded blob has its document; read them all. Listing
+    is slow on purpose (it loads Azurite too): the probe, not this, times each document."""
     wanted = {f"{name}.json": name for name in drop.uploaded}
     deadline = time.monotonic() + timeout
     while len(drop.seen) < len(wanted):

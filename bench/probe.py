@@ -69,6 +69,21 @@ class _TimedExecutor:
         return getattr(self._inner, name)
 
 
+def _record(args: tuple[Any, ...], started: float, ended: float) -> dict[str, Any]:
+    """One attempt of ``BlobListener._try(watch, key, item, params)`` as a JSON-able record."""
+    watch, key = args[0], args[1]
+    return {
+        "function": watch.spec.name,
+        "blob": key[1],
+        "submitted": _submitted.get(key[1]),
+        "started": started,
+        "ended": ended,
+        "done": key in watch.receipts.done,
+        "stages": _current.stages,
+        **_current.marks,
+    }
+
+
 def install(out_path: str) -> None:
     from devhost import blob_listener, receipts
     from shared import classify, customvision, imaging
@@ -85,26 +100,22 @@ def install(out_path: str) -> None:
 
     def attempt(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
-        def run(self: Any, watch: Any, key: tuple[str, str, str], *args: Any, **kwargs: Any) -> Any:
+        def run(self: Any, *args: Any, **kwargs: Any) -> Any:
             _current.stages, _current.marks = {}, {}
             started_wall, started = time.time(), time.perf_counter()
             try:
-                return fn(self, watch, key, *args, **kwargs)
+                return fn(self, *args, **kwargs)
             finally:
-                record = {
-                    "function": watch.spec.name,
-                    "blob": key[1],
-                    "submitted": _submitted.get(key[1]),
-                    "started": started_wall,
-                    "ended": started_wall + time.perf_counter() - started,
-                    "done": key in watch.receipts.done,
-                    "stages": _current.stages,
-                    **_current.marks,
-                }
+                ended = started_wall + time.perf_counter() - started
+                try:
+                    record = _record(args, started_wall, ended)
+                except Exception:  # the listener's internals changed: time nothing rather than break it
+                    log.warning("probe: cannot read this blob attempt; it is not timed", exc_info=True)
+                else:
+                    with _out_lock:
+                        out.write(json.dumps(record) + "\n")
+                        out.flush()
                 _current.stages = None
-                with _out_lock:
-                    out.write(json.dumps(record) + "\n")
-                    out.flush()
 
         return run
 

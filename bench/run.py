@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import photos, pipeline, retrain, vision
+from bench import photos, pipeline, procs, retrain, vision
 from bench.stack import LocalStack
 from bench.stats import summary
 from devhost.config import load_host_config
 from tests.support.services import PROJECT_ROOT
 
 log = logging.getLogger("bench")
-PUBLISHED_NAME = "fruit-classifier"
 
 
 @dataclass(frozen=True)
@@ -25,22 +26,42 @@ class Plan:
     paced: int  # photos dropped one by one for the latency bar
     latency_calls: int = 100  # sequential classify calls for localvision's latency
     rps_images: int = 100  # images per localvision throughput measurement
+    parallelism: int | None = None  # blob-trigger parallelism; None: host.json's
 
 
-def blob_parallelism() -> int:
-    """devhost's blob-trigger parallelism: host.json extensions.blobs.maxDegreeOfParallelism."""
-    return load_host_config(PROJECT_ROOT / "host.json").blobs.max_degree_of_parallelism
+def host_json(plan: Plan, workdir: Path) -> Path:
+    """The project's host.json, or a copy with ``plan.parallelism`` as the blob-trigger parallelism."""
+    shipped = PROJECT_ROOT / "host.json"
+    if plan.parallelism is None:
+        return shipped
+    data = json.loads(shipped.read_text(encoding="utf-8"))
+    data.setdefault("extensions", {}).setdefault("blobs", {})["maxDegreeOfParallelism"] = plan.parallelism
+    path = workdir / "host.json"
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return path
+
+
+def blob_parallelism(path: Path) -> int:
+    """devhost's blob-trigger parallelism: extensions.blobs.maxDegreeOfParallelism of its host.json."""
+    return load_host_config(path).blobs.max_degree_of_parallelism
 
 
 def training_set(root: Path, count: int) -> list[photos.Photo]:
+    """The 45 fruit photos, or ``count`` copies taking the tags in turn (15 or more: 5+ per tag)."""
     base = photos.training(root)
-    return base if count == len(base) else photos.copies(base, count, "t")
+    if count == len(base):
+        return base
+    by_tag: dict[str | None, list[photos.Photo]] = {}
+    for photo in base:
+        by_tag.setdefault(photo.tag, []).append(photo)
+    turns = [photo for group in zip(*by_tag.values(), strict=False) for photo in group]
+    return photos.copies(turns, count, "t")
 
 
 def measure_localvision(stack: LocalStack, plan: Plan, root: Path) -> dict[str, Any]:
     log.info("localvision: training on %d photos", plan.training)
     trained = vision.train_project(stack.endpoint, "Bench Direct", training_set(root, plan.training))
-    memory = vision.rss_mb(stack.localvision.process.pid)
+    memory = procs.rss_mb(stack.localvision.process.pid)
     client = vision.predictor(stack.endpoint)
     one = vision.as_1024x768(photos.test_photos(root)[0].data)
     log.info("localvision: %d sequential classify calls", plan.latency_calls)
@@ -69,16 +90,17 @@ def measure_retrain(stack: LocalStack, plan: Plan, root: Path) -> dict[str, Any]
     retrain.upload_training(stack.conn_str, training, training_set(root, plan.training))
     runs = {}
     log.info("retrain: first cycle (%d photos)", plan.training)
-    runs["first"] = retrain.cycle(stack.devhost_url)
+    runs["first"] = retrain.cycle(stack.devhost_url, stack.conn_str, stack.values["RETRAIN_QUEUE"])
     log.info("retrain: nothing new")
-    runs["nothingNew"] = retrain.cycle(stack.devhost_url)
+    runs["nothingNew"] = retrain.cycle(stack.devhost_url, stack.conn_str, stack.values["RETRAIN_QUEUE"])
     retrain.upload_training(stack.conn_str, training, photos.more_training(root))
     log.info("retrain: 6 new photos")
-    runs["sixNew"] = retrain.cycle(stack.devhost_url)
+    runs["sixNew"] = retrain.cycle(stack.devhost_url, stack.conn_str, stack.values["RETRAIN_QUEUE"])
     out = {}
     for key, run in runs.items():
         out[key] = {
             "seconds": run["seconds"],
+            "nudged": run["nudged"],
             "status": run["status"],
             "reason": run.get("reason"),
             "error": run.get("error"),
@@ -91,7 +113,9 @@ def measure_retrain(stack: LocalStack, plan: Plan, root: Path) -> dict[str, Any]
     return out
 
 
-def measure_pipeline(stack: LocalStack, plan: Plan, root: Path, probe_file: Path, project_id: str) -> dict:
+def measure_pipeline(
+    stack: LocalStack, plan: Plan, root: Path, probe_file: Path, project_id: str, concurrency: int
+) -> dict:
     images, results = pipeline.containers(stack.conn_str, stack.values)
     sources = photos.test_photos(root) + photos.training(root) + photos.more_training(root)
     truth = {"IMG_TEST_1.jpg": "apple", "IMG_TEST_2.jpg": "banana", "IMG_TEST_3.jpg": "orange"}
@@ -104,16 +128,25 @@ def measure_pipeline(stack: LocalStack, plan: Plan, root: Path, probe_file: Path
     pipeline.wait_for_documents(results, pipeline.burst(images, warm), timeout=120)
 
     batch = photos.copies(sources, plan.images, "burst-")
+    pids = process_ids(stack)
     log.info("pipeline: burst of %d photos", plan.images)
+    cpu_before = procs.cpu_snapshot(pids)
     drop = pipeline.burst(images, batch)
     pipeline.wait_for_documents(results, drop, timeout=120 + plan.images)
+    cpu_burst = procs.cpu_used(cpu_before, procs.cpu_snapshot(pids))
     burst = pipeline.analyse(drop, pipeline.read_probe(probe_file), expected(batch))
+    burst["cpuSecondsPerImage"] = {name: used / plan.images for name, used in cpu_burst.items()}
 
-    concurrency = blob_parallelism()
     log.info("localvision alone: the same %d photos from %d threads", plan.images, concurrency)
+    cpu_before = procs.cpu_snapshot(pids)
     baseline = vision.classify_throughput(
-        vision.predictor(stack.endpoint), project_id, PUBLISHED_NAME, [p.data for p in batch], concurrency
+        vision.predictor(stack.endpoint),
+        project_id,
+        stack.values["PUBLISHED_NAME"],
+        [p.data for p in batch],
+        concurrency,
     )
+    cpu_alone = procs.cpu_used(cpu_before, procs.cpu_snapshot(pids))
 
     rate = max(0.5, burst["perSecond"] / 2)
     paced_batch = photos.copies(sources, plan.paced, "paced-")
@@ -131,15 +164,25 @@ def measure_pipeline(stack: LocalStack, plan: Plan, root: Path, probe_file: Path
             "concurrency": concurrency,
             "perSecond": baseline.per_second,
             "latency": summary(baseline.latencies),
+            # includes the concurrency x 2 warm-up calls before the timed ones
+            "cpuSecondsPerImage": {name: used / plan.images for name, used in cpu_alone.items()},
         },
         "ratio": burst["perSecond"] / baseline.per_second,
     }
 
 
-def process_memory(stack: LocalStack) -> dict[str, dict[str, float]]:
-    out = {"localvision": vision.rss_mb(stack.localvision.process.pid)}
+def process_ids(stack: LocalStack) -> dict[str, int]:
+    """The stack's processes and this one (the uploader and poller), for CPU accounting."""
+    pids = {"localvision": stack.localvision.process.pid, "azurite": stack.azurite.process.pid}
     if stack.devhost is not None:
-        out["devhost"] = vision.rss_mb(stack.devhost.process.pid)
+        pids["devhost"] = stack.devhost.process.pid
+    return {**pids, "bench": os.getpid()}
+
+
+def process_memory(stack: LocalStack) -> dict[str, dict[str, float]]:
+    out = {"localvision": procs.rss_mb(stack.localvision.process.pid)}
+    if stack.devhost is not None:
+        out["devhost"] = procs.rss_mb(stack.devhost.process.pid)
     return out
 
 
@@ -152,10 +195,13 @@ def run(plan: Plan, workdir: Path) -> dict[str, Any]:
         figures: dict[str, Any] = {"plan": plan.__dict__}
         figures["localvision"] = measure_localvision(stack, plan, root)
         probe_file = workdir / "probe.jsonl"
-        stack.start_devhost(probe_file=probe_file)
+        config = host_json(plan, workdir)
+        stack.start_devhost(probe_file=probe_file, host_json=config)
         figures["retrain"] = measure_retrain(stack, plan, root)
         project_id = figures["retrain"]["first"]["projectId"]
-        figures["pipeline"] = measure_pipeline(stack, plan, root, probe_file, project_id)
+        figures["pipeline"] = measure_pipeline(
+            stack, plan, root, probe_file, project_id, blob_parallelism(config)
+        )
         figures["memoryAtEndMB"] = process_memory(stack)
     finally:
         stack.stop()

@@ -85,14 +85,19 @@ def pipeline_settings(conn_str: str, endpoint: str, overrides: dict[str, str]) -
     return values
 
 
-def start_devhost(workdir: Path, values: dict[str, str], probe_file: Path | None) -> Service:
-    """devhost on function_app.py with these settings; with ``probe_file``, through bench.probe."""
+def start_devhost(
+    workdir: Path, values: dict[str, str], probe_file: Path | None, host_json: Path | None = None
+) -> Service:
+    """devhost on function_app.py with these settings (and ``host_json`` instead of the project's);
+    with ``probe_file``, through bench.probe."""
     workdir.mkdir(parents=True, exist_ok=True)
     settings = workdir / "local.settings.json"
     settings.write_text(json.dumps({"IsEncrypted": False, "Values": values}, indent=2), encoding="utf-8")
     port = free_port()
     log = workdir / f"devhost-{port}.log"
     devhost_args = ["--app", "function_app", "--settings", str(settings), "--port", str(port)]
+    if host_json is not None:
+        devhost_args += ["--host-json", str(host_json)]
     if probe_file is not None:
         command = [sys.executable, "-m", "bench.probe", str(probe_file), *devhost_args]
     else:
@@ -129,6 +134,8 @@ class LocalStack:
     localvision: Service
     devhost: Service | None = None
     values: dict[str, str] = field(default_factory=dict)
+    overrides: dict[str, str] = field(default_factory=dict)
+    host_json: Path | None = None
 
     @classmethod
     def start(cls, workdir: Path, *localvision_args: str) -> LocalStack:
@@ -155,9 +162,21 @@ class LocalStack:
         assert self.devhost is not None, "devhost is not running"
         return f"http://127.0.0.1:{self.devhost.ports['http']}"
 
-    def start_devhost(self, overrides: dict[str, str] | None = None, probe_file: Path | None = None) -> None:
-        self.values = pipeline_settings(self.conn_str, self.endpoint, overrides or {})
-        self.devhost = start_devhost(self.workdir / "devhost", self.values, probe_file)
+    def start_devhost(
+        self,
+        overrides: dict[str, str] | None = None,
+        probe_file: Path | None = None,
+        host_json: Path | None = None,
+    ) -> None:
+        self.overrides, self.host_json = dict(overrides or {}), host_json
+        self.values = pipeline_settings(self.conn_str, self.endpoint, self.overrides)
+        self.devhost = start_devhost(self.workdir / "devhost", self.values, probe_file, host_json)
+
+    def restart_devhost(self) -> None:
+        """Start devhost again with the same settings (same host id: it finds its blob receipts)."""
+        if self.devhost is not None:
+            self.devhost.stop(timeout=60)
+        self.start_devhost(self.overrides, host_json=self.host_json)
 
     def stop(self) -> None:
         for service in (self.devhost, self.localvision, self.azurite):

@@ -45,7 +45,9 @@ class Trained:
     images: int
 
 
-def train_project(endpoint: str, name: str, photos: Sequence[Photo], poll: float = 0.1) -> Trained:
+def train_project(
+    endpoint: str, name: str, photos: Sequence[Photo], published: str = PUBLISHED_NAME, poll: float = 0.1
+) -> Trained:
     """A Multiclass Food project with ``photos`` (tag from each photo), trained and published."""
     client = trainer(endpoint)
     domain = next(d for d in client.get_domains() if d.type == "Classification" and d.name == "Food")
@@ -71,7 +73,7 @@ def train_project(endpoint: str, name: str, photos: Sequence[Photo], poll: float
     seconds = time.perf_counter() - started
     if iteration.status != "Completed":
         raise RuntimeError(f"training ended {iteration.status}: {iteration.training_error_details}")
-    client.publish_iteration(project.id, iteration.id, PUBLISHED_NAME, RESOURCE_ID)
+    client.publish_iteration(project.id, iteration.id, published, RESOURCE_ID)
     return Trained(project.id, iteration.id, seconds, len(photos))
 
 
@@ -131,14 +133,3 @@ def classify_throughput(
         latencies = list(pool.map(one, images))
         seconds = time.perf_counter() - started
     return Throughput(len(images), concurrency, seconds, latencies)
-
-
-def rss_mb(pid: int) -> dict[str, float]:
-    """Resident memory of a process now (VmRSS) and at its peak (VmHWM), in MB, from /proc."""
-    fields = {}
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        for line in status:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                fields[key] = int(value.split()[0]) / 1024
-    return {"rss": fields.get("VmRSS", float("nan")), "peak": fields.get("VmHWM", float("nan"))}

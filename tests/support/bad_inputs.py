@@ -22,6 +22,7 @@ class BadInput:
     make: Callable[[], bytes]
     expect: str  # "ok" or "error"
     why: str
+    code: str | None = None  # for "error": the error code the document must carry
 
 
 def _jpeg(image: Image.Image, **save_args: object) -> bytes:
@@ -101,10 +102,20 @@ def corpus(good_photo: Path) -> list[BadInput]:
     good = good_photo.read_bytes()
     svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="300" height="300"><circle r="100"/></svg>'
     return [
-        BadInput("bad/zero-bytes.jpg", lambda: b"", "error", "empty file"),
-        BadInput("bad/text.jpg", lambda: b"this is not an image\n" * 20, "error", "text named .jpg"),
-        BadInput("bad/truncated.jpg", lambda: good[: len(good) // 3], "error", "JPEG cut short"),
-        BadInput("bad/one-pixel.png", lambda: _png(Image.new("RGB", (1, 1), "red")), "error", "1x1 pixel"),
+        BadInput("bad/zero-bytes.jpg", lambda: b"", "error", "empty file", "NotAnImage"),
+        BadInput(
+            "bad/text.jpg", lambda: b"this is not an image\n" * 20, "error", "text named .jpg", "NotAnImage"
+        ),
+        BadInput(
+            "bad/truncated.jpg", lambda: good[: len(good) // 3], "error", "JPEG cut short", "NotAnImage"
+        ),
+        BadInput(
+            "bad/one-pixel.png",
+            lambda: _png(Image.new("RGB", (1, 1), "red")),
+            "error",
+            "1x1 pixel",
+            "ImageTooSmall",
+        ),
         BadInput(
             "bad/huge-12000.jpg",
             lambda: _jpeg(Image.new("RGB", (12_000, 12_000), (200, 180, 40))),
@@ -112,7 +123,7 @@ def corpus(good_photo: Path) -> list[BadInput]:
             "12000 x 12000 pixels: over 10,240 px, downscaled",
         ),
         BadInput("bad/30mb.png", _huge_png, "ok", "about 30 MB PNG: over 4 MB, re-encoded smaller"),
-        BadInput("bad/bomb.png", _png_bomb, "error", "decompression bomb"),
+        BadInput("bad/bomb.png", _png_bomb, "error", "decompression bomb", "ImageTooLarge"),
         BadInput("bad/cmyk.jpg", _encoded(good_photo, "JPEG", "CMYK"), "ok", "CMYK JPEG"),
         BadInput("bad/16bit.png", _encoded(good_photo, "PNG", "I;16"), "ok", "16-bit greyscale PNG"),
         BadInput("bad/alpha.png", _encoded(good_photo, "PNG", "RGBA"), "ok", "PNG with alpha"),
@@ -120,7 +131,7 @@ def corpus(good_photo: Path) -> list[BadInput]:
         BadInput("bad/animated.gif", lambda: _animated_gif(good_photo), "ok", "animated GIF"),
         BadInput("bad/photo.webp", _encoded(good_photo, "WEBP"), "ok", "WEBP, converted to JPEG"),
         BadInput("bad/photo.tiff", _encoded(good_photo, "TIFF"), "ok", "TIFF, converted to JPEG"),
-        BadInput("bad/drawing.svg", lambda: svg, "error", "SVG is not a raster image"),
+        BadInput("bad/drawing.svg", lambda: svg, "error", "SVG is not a raster image", "NotAnImage"),
         BadInput("bad/a name with spaces.jpg", lambda: good, "ok", "spaces in the name"),
         BadInput("bad/ünïcödé-名前.jpg", lambda: good, "ok", "unicode name"),
         BadInput("bad/deeply/nested/folder/photo.jpg", lambda: good, "ok", "nested folders"),
