@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 import urllib.error
 import urllib.request
@@ -12,14 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from azure.storage.blob import BlobServiceClient
-from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from bench.photos import Photo
 from bench.stack import FUNCTION_KEY
 
-log = logging.getLogger("bench")
 TERMINAL = {"succeeded", "rejected", "skipped", "failed"}
-STUCK_SECONDS = 10.0
 
 
 def call(base_url: str, method: str, path: str) -> tuple[int, dict[str, Any]]:
@@ -45,40 +41,18 @@ def upload_training(conn_str: str, container: str, photos: Sequence[Photo]) -> N
         list(pool.map(lambda p: client.upload_blob(p.name, p.data, overwrite=True), photos))
 
 
-def nudge(conn_str: str, queue: str, run: dict[str, Any]) -> None:
-    """Send the run's current step message again (see ``cycle``)."""
-    client = QueueClient.from_connection_string(
-        conn_str, queue, message_encode_policy=TextBase64EncodePolicy()
-    )
-    client.send_message(json.dumps({"runId": run["runId"], "seq": run["seq"]}))
-
-
-def cycle(base_url: str, conn_str: str, queue: str, timeout: float = 600.0) -> dict[str, Any]:
-    """Run one cycle; the run record plus ``seconds`` from the POST until the record is terminal.
-
-    Workaround: the worker can take the first message before the run record notes its sequence number
-    and then drops it as stale, leaving the run queued for good. A run still queued after
-    ``STUCK_SECONDS`` gets its message again; ``nudged`` in the result says it happened.
-    """
+def cycle(base_url: str, timeout: float = 600.0) -> dict[str, Any]:
+    """Run one cycle; the run record plus ``seconds`` from the POST until the record is terminal."""
     started = time.perf_counter()
     status, body = call(base_url, "POST", "retrain")
     if status != 202:
         raise RuntimeError(f"POST /api/retrain answered {status}: {body}")
     run_id = body["runId"]
     deadline = time.monotonic() + timeout
-    nudged = 0
     while True:
         status, run = call(base_url, "GET", f"retrain/{run_id}")
         if status == 200 and run.get("status") in TERMINAL:
-            return {**run, "seconds": time.perf_counter() - started, "nudged": nudged}
-        if (
-            status == 200
-            and run.get("status") == "queued"
-            and time.perf_counter() - started > STUCK_SECONDS * (nudged + 1)
-        ):
-            log.warning("retrain run %s is still queued: sending its message again", run_id)
-            nudge(conn_str, queue, run)
-            nudged += 1
+            return {**run, "seconds": time.perf_counter() - started}
         if time.monotonic() > deadline:
             raise TimeoutError(f"retrain run {run_id} did not finish in {timeout:.0f} s: {run}")
         time.sleep(0.25)

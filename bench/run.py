@@ -90,12 +90,12 @@ def measure_retrain(stack: LocalStack, plan: Plan, root: Path) -> dict[str, Any]
     retrain.upload_training(stack.conn_str, training, training_set(root, plan.training))
     runs = {}
     log.info("retrain: first cycle (%d photos)", plan.training)
-    runs["first"] = retrain.cycle(stack.devhost_url, stack.conn_str, stack.values["RETRAIN_QUEUE"])
+    runs["first"] = retrain.cycle(stack.devhost_url)
     log.info("retrain: nothing new")
-    runs["nothingNew"] = retrain.cycle(stack.devhost_url, stack.conn_str, stack.values["RETRAIN_QUEUE"])
+    runs["nothingNew"] = retrain.cycle(stack.devhost_url)
     retrain.upload_training(stack.conn_str, training, photos.more_training(root))
     log.info("retrain: 6 new photos")
-    runs["sixNew"] = retrain.cycle(stack.devhost_url, stack.conn_str, stack.values["RETRAIN_QUEUE"])
+    runs["sixNew"] = retrain.cycle(stack.devhost_url)
     out = {}
     for key, run in runs.items():
         out[key] = {

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.customvision import CustomVision
 from shared.documents import utc_now
-from shared.errors import PermanentError, PipelineError
+from shared.errors import PermanentError, PipelineError, TransientError
 from shared.gate import decide, metrics_of
 from shared.runs import Run, RunStore, new_record, new_run_id
 from shared.settings import Settings
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 RUN_ID = re.compile(r"\d{8}T\d{9}Z-[0-9a-f]{8}")
 # host.json extensions.queues.maxDequeueCount: on the last try a failing run is marked failed.
 MAX_DEQUEUE_COUNT = 5
+RECORD_CATCH_UP_SECONDS = 5.0
 SYNC_BATCHES_PER_INVOCATION = 8
 LATEST_RUNS = 20
 
@@ -89,10 +91,23 @@ class Retrainer:
     # --- the worker ---------------------------------------------------------------------------------
 
     def handle(self, message: dict[str, Any], dequeue_count: int) -> None:
-        run = self.store.load(str(message.get("runId", "")))
+        run_id, seq = str(message.get("runId", "")), message.get("seq")
+        run = self.store.load(run_id)
+        # _enqueue sends a message before it records the message's sequence number, so a worker can see
+        # the message a moment before the record: wait briefly for the record to catch up.
+        deadline = time.monotonic() + RECORD_CATCH_UP_SECONDS
+        while run and not run.terminal and isinstance(seq, int) and seq > run.data["seq"]:
+            if time.monotonic() > deadline:
+                raise TransientError(
+                    "RunRecordBehind",
+                    f"run {run_id}: message seq {seq} is ahead of the record ({run.data['seq']}); "
+                    "the message will be delivered again",
+                )
+            time.sleep(0.1)
+            run = self.store.load(run_id)
         if run is None or run.terminal:
             return
-        if message.get("seq") != run.data["seq"]:
+        if seq != run.data["seq"]:
             log.info(
                 "run %s: message seq %s is stale (now %s), dropped",
                 run.run_id,

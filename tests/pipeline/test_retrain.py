@@ -359,3 +359,35 @@ def test_sync_reports_unusable_and_misplaced_training_blobs_once(
     second = cycle(app, azurite_conn_str, settings)
     assert second["status"] == "skipped"
     assert second["sync"]["pending"] == 0 and second["sync"]["failed"] == 0  # not retried until it changes
+
+
+def test_a_message_ahead_of_its_run_record_is_neither_dropped_nor_run_early(
+    load_app, azurite_conn_str, localvision_endpoint, monkeypatch
+):
+    """The worker sends the next message before it records its sequence number, so a message can arrive
+    a moment before its record: the worker waits for the record, and retries later if it never comes."""
+    from shared import retrain as retrain_module
+    from shared.errors import TransientError
+
+    settings = base_settings(azurite_conn_str, localvision_endpoint, unique("seq"))
+    app = load_app(settings)
+    containers(azurite_conn_str, settings)
+    run_id = start(app)[1]["runId"]
+    retrainer = app.pipeline.retrainer
+    run = retrainer.store.load(run_id)
+    ahead = {"runId": run_id, "seq": run.data["seq"] + 1}
+
+    monkeypatch.setattr(retrain_module, "RECORD_CATCH_UP_SECONDS", 0.3)
+    with pytest.raises(TransientError) as behind:
+        retrainer.handle(ahead, 1)
+    assert behind.value.code == "RunRecordBehind"
+    assert status(app, run_id)["status"] == "queued"
+
+    def record_catches_up() -> None:
+        run.data["seq"] += 1
+        retrainer.store.save(run)
+
+    monkeypatch.setattr(retrain_module, "RECORD_CATCH_UP_SECONDS", 10.0)
+    threading.Timer(0.5, record_catches_up).start()
+    retrainer.handle(ahead, 1)
+    assert status(app, run_id)["status"] != "queued"
