@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 install: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt localvision/requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt localvision/requirements.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(PY) -m localvision.model.build
