@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.services import (
-    AZURITE_BIN,
     PROJECT_ROOT,
     Service,
-    azurite_available,
     azurite_connection_string,
     free_port,
+    start_azurite,
     start_localvision,
     wait_for_port,
 )
@@ -32,34 +31,6 @@ RESOURCE_ID = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/bench/providers/"
     "Microsoft.CognitiveServices/accounts/localvision-prediction"
 )
-
-
-def start_azurite(workdir: Path) -> Service:
-    """Azurite with in-memory persistence (no ``--location``: Azurite refuses the two together)."""
-    reason = azurite_available()
-    if reason:
-        raise RuntimeError(reason)
-    workdir.mkdir(parents=True, exist_ok=True)
-    blob_port, queue_port, table_port = free_port(), free_port(), free_port()
-    log = workdir / "azurite.log"
-    process = subprocess.Popen(
-        [
-            str(AZURITE_BIN), "--silent", "--inMemoryPersistence",
-            "--blobHost", "127.0.0.1", "--blobPort", str(blob_port),
-            "--queueHost", "127.0.0.1", "--queuePort", str(queue_port),
-            "--tableHost", "127.0.0.1", "--tablePort", str(table_port),
-            "--skipApiVersionCheck", "--disableTelemetry", "--loose",
-        ],
-        stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=workdir,
-    )  # fmt: skip
-    service = Service(process, log, {"blob": blob_port, "queue": queue_port, "table": table_port})
-    try:
-        wait_for_port(blob_port, process, log)
-        wait_for_port(queue_port, process, log)
-    except Exception:
-        service.kill()
-        raise
-    return service
 
 
 def pipeline_settings(conn_str: str, endpoint: str, overrides: dict[str, str]) -> dict[str, str]:
@@ -139,7 +110,7 @@ class LocalStack:
 
     @classmethod
     def start(cls, workdir: Path, *localvision_args: str) -> LocalStack:
-        azurite = start_azurite(workdir / "azurite")
+        azurite = start_azurite(workdir / "azurite", in_memory=True)
         try:
             vision = start_localvision(
                 workdir / "localvision" / "data", TRAINING_KEY, PREDICTION_KEY, *localvision_args

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from azure.storage.blob import ContentSettings
 
-from tests.devhost.conftest import peek_json, wait_until
+from tests.devhost.conftest import peek_json
+from tests.support.waiting import wait_until
 
 POISON_QUEUE = "webjobs-blobtrigger-poison"
 

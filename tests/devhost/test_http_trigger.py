@@ -6,7 +6,8 @@ import threading
 
 import requests
 
-from tests.devhost.conftest import FUNCTION_KEY, MASTER_KEY, wait_until
+from tests.devhost.conftest import FUNCTION_KEY, MASTER_KEY
+from tests.support.waiting import wait_until
 
 
 def test_function_level_routes_need_a_key_in_the_header_or_the_code_query(scenario, devhost):

@@ -7,7 +7,8 @@ import time
 
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
-from tests.devhost.conftest import peek_json, wait_until
+from tests.devhost.conftest import peek_json
+from tests.support.waiting import wait_until
 
 
 def _queues(scenario) -> tuple[dict[str, str], QueueClient]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from tests.devhost.conftest import wait_until
+from tests.support.waiting import wait_until
 
 
 def test_a_timer_fires_on_its_schedule_from_a_setting(scenario, devhost):

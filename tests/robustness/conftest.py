@@ -4,7 +4,6 @@ and devhost running the real function_app.py, with a published fruit model train
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from bench import photos, vision
 from bench.stack import FUNCTION_KEY, LocalStack
+from tests.support.waiting import wait_until
 
 PROJECT_NAME = "Classify Fruit"
 PUBLISHED_NAME = "fruit-classifier"
@@ -30,18 +30,6 @@ FAST_SETTINGS = {
     "QUICKTEST_MAX_BYTES": str(5 * 1024 * 1024),
     "QUICKTEST_URL_TIMEOUT_SECONDS": "3",
 }
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
-    """Poll ``condition`` until truthy; fail the test (not a timing assertion: a hang guard) on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
 
 
 @dataclass

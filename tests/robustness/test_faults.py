@@ -15,8 +15,9 @@ from azure.cognitiveservices.vision.customvision.training import CustomVisionTra
 
 from bench import photos, vision
 from bench.retrain import TERMINAL
-from tests.robustness.conftest import PUBLISHED_NAME, Stack, wait_until
+from tests.robustness.conftest import PUBLISHED_NAME, Stack
 from tests.support.services import start_localvision
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow  # each module starts the whole stack and trains a model
 FAULTS = "429:0.2,500:0.1,slow:0.1,drop:0.05"

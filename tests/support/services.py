@@ -82,13 +82,18 @@ def azurite_available() -> str | None:
     return None
 
 
-def start_azurite(workdir: Path) -> Service:
+def start_azurite(workdir: Path, *, in_memory: bool = False) -> Service:
+    """Azurite on free ports; data under ``workdir``, or in memory (Azurite refuses both together)."""
+    reason = azurite_available()
+    if reason:
+        raise RuntimeError(reason)
     workdir.mkdir(parents=True, exist_ok=True)
+    persistence = ["--inMemoryPersistence"] if in_memory else ["--location", str(workdir)]
     blob_port, queue_port, table_port = free_port(), free_port(), free_port()
     log = workdir / "azurite.log"
     process = subprocess.Popen(
         [
-            str(AZURITE_BIN), "--silent", "--location", str(workdir),
+            str(AZURITE_BIN), "--silent", *persistence,
             "--blobHost", "127.0.0.1", "--blobPort", str(blob_port),
             "--queueHost", "127.0.0.1", "--queuePort", str(queue_port),
             "--tableHost", "127.0.0.1", "--tablePort", str(table_port),
