@@ -100,7 +100,6 @@ def measure_retrain(stack: LocalStack, plan: Plan, root: Path) -> dict[str, Any]
     for key, run in runs.items():
         out[key] = {
             "seconds": run["seconds"],
-            "nudged": run["nudged"],
             "status": run["status"],
             "reason": run.get("reason"),
             "error": run.get("error"),
