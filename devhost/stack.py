@@ -24,7 +24,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-LOCAL = PROJECT_ROOT / ".local"
+# Pids, logs and data of the stack; LOCAL_STACK_DIR moves them (the tests use a folder of their own).
+LOCAL = Path(os.environ.get("LOCAL_STACK_DIR") or PROJECT_ROOT / ".local")
 SETTINGS = PROJECT_ROOT / "local.settings.json"
 SETTINGS_EXAMPLE = PROJECT_ROOT / "local.settings.json.example"
 AZURITE_BIN = PROJECT_ROOT / "node_modules" / ".bin" / "azurite"
@@ -52,6 +53,11 @@ class Service:
     @property
     def log_file(self) -> Path:
         return LOCAL / f"{self.name}.log"
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the project when it is inside it."""
+    return path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
 
 
 def ensure_settings() -> dict[str, Any]:
@@ -293,7 +299,7 @@ def describe(settings: dict[str, Any]) -> list[str]:
         "  Azurite (storage)  blob http://127.0.0.1:10000/devstoreaccount1, queue :10001, table :10002",
         f"  localvision        http://127.0.0.1:{vision.ports[0]} (Custom Vision training + prediction)",
         f"  devhost            http://localhost:{host.ports[0]}/api/ (the Function app)",
-        f"logs: make logs (files in {LOCAL.relative_to(PROJECT_ROOT)}/); stop: make down",
+        f"logs: make logs (files in {_shown(LOCAL)}/); stop: make down",
     ]
 
 

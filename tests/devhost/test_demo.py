@@ -33,23 +33,26 @@ def test_without_the_photos_the_demo_says_how_to_get_them(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_demo_trains_classifies_and_retrains_and_can_run_again(fruit_dir):
+def test_the_demo_trains_classifies_and_retrains_and_can_run_again(fruit_dir, tmp_path):
     busy = [port for port in STACK_PORTS if stack._answers_tcp(port)]
     if busy:
         pytest.skip(f"ports {busy} are in use (a local stack runs?): the demo needs them free")
+    state = {"LOCAL_STACK_DIR": str(tmp_path / "stack"), "DEMO_IMAGES": str(fruit_dir)}
     try:
-        first = _demo(DEMO_IMAGES=str(fruit_dir))
+        first = _demo(**state)
         assert first.returncode == 0, first.stdout + first.stderr
         for line in ("IMG_TEST_1.jpg: apple", "IMG_TEST_2.jpg: banana", "IMG_TEST_3.jpg: orange"):
             assert line in first.stdout
         assert "precision" in first.stdout and "AP" in first.stdout
-        second = _demo(DEMO_IMAGES=str(fruit_dir))
+        second = _demo(**state)
         assert second.returncode == 0, second.stdout + second.stderr
         assert "already running" in second.stdout
         assert "IMG_TEST_1.jpg: apple" in second.stdout
     finally:
-        stack.down()
-    # The first run's second retrain uploads exactly the six new photos, unless an earlier run did.
-    if "uploaded 45 photos" in first.stdout:
-        assert "run succeeded: 6 images uploaded to Custom Vision, 45 unchanged" in first.stdout
+        subprocess.run(
+            [sys.executable, "-m", "devhost.stack", "down"], cwd=PROJECT_ROOT, env={**os.environ, **state}
+        )
+    # A fresh stack: the first run uploads the 45 photos, then exactly the six new ones.
+    assert "uploaded 45 photos" in first.stdout
+    assert "run succeeded: 6 images uploaded to Custom Vision, 45 unchanged" in first.stdout
     assert "No new or changed training images" in second.stdout
