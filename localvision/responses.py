@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -65,26 +66,20 @@ class Query:
         raise BadRequest("BadRequest", f"Query parameter '{name}' must be true or false, not '{value}'")
 
     def integer(self, name: str, default: int) -> int:
-        value = self.text(name)
-        if value is None or value == "":
-            return default
-        try:
-            return int(value)
-        except ValueError:
-            raise BadRequest(
-                "BadRequest", f"Query parameter '{name}' must be an integer, not '{value}'"
-            ) from None
+        return self._converted(name, default, int, "an integer")
 
     def number(self, name: str, default: float) -> float:
+        return self._converted(name, default, float, "a number")
+
+    def _converted(self, name: str, default: Any, convert: Callable[[str], Any], kind: str) -> Any:
         value = self.text(name)
         if value is None or value == "":
             return default
         try:
-            return float(value)
+            return convert(value)
         except ValueError:
-            raise BadRequest(
-                "BadRequest", f"Query parameter '{name}' must be a number, not '{value}'"
-            ) from None
+            message = f"Query parameter '{name}' must be {kind}, not '{value}'"
+            raise BadRequest("BadRequest", message) from None
 
     def csv(self, name: str, limit: int | None = None) -> list[str]:
         value = self.text(name)

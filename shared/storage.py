@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,26 +81,25 @@ def storage_for(settings: Settings) -> Storage:
         return _cache[key][1]
 
 
-_ensured: set[tuple[str, str]] = set()
+_ensured: set[str] = set()  # URLs of containers and queues known to exist
 
 
 def ensure_container(container: ContainerClient) -> None:
     """Create the container once per process if it does not exist."""
-    key = (container.url, "c")
-    if key in _ensured:
-        return
-    with contextlib.suppress(ResourceExistsError):
-        container.create_container()
-    _ensured.add(key)
+    _ensure(container.url, container.create_container)
 
 
 def ensure_queue(queue: QueueClient) -> None:
-    key = (queue.url, "q")
-    if key in _ensured:
+    """Create the queue once per process if it does not exist."""
+    _ensure(queue.url, queue.create_queue)
+
+
+def _ensure(url: str, create: Callable[[], object]) -> None:
+    if url in _ensured:
         return
     with contextlib.suppress(ResourceExistsError):
-        queue.create_queue()
-    _ensured.add(key)
+        create()
+    _ensured.add(url)
 
 
 @dataclass(frozen=True)
