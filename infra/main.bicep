@@ -63,12 +63,12 @@ param retrainSchedule string = '0 0 3 * * *'
 ])
 param storageSku string = 'Standard_LRS'
 
-@description('Upper bound of Flex Consumption instances the app scales out to.')
-@minValue(1)
-@maxValue(1000)
-param maximumInstanceCount int = 100
-
 var abbrs = loadJsonContent('./abbreviations.json')
+// Rate budget: the prediction tier decides how far the app scales out and how many prediction calls per
+// second each instance makes, so that instances x per-instance limit stays within the account's rate
+// (docs/deploy.md, "Rate budget"). One table, read by the tests and the benchmark too.
+var rateBudgets = loadJsonContent('./rate-budget.json')
+var rateBudget = rateBudgets[customVisionSku]
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -176,7 +176,8 @@ module functionApp 'app/function.bicep' = {
     blobEndpoint: storage.outputs.blobEndpoint
     queueEndpoint: storage.outputs.queueEndpoint
     deploymentContainerName: deploymentContainerName
-    maximumInstanceCount: maximumInstanceCount
+    tableEndpoint: storage.outputs.tableEndpoint
+    maximumInstanceCount: rateBudget.maximumInstanceCount
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     imagesContainer: pipelineContainers.images
     resultsContainer: pipelineContainers.results
@@ -194,8 +195,7 @@ module functionApp 'app/function.bicep' = {
     domain: customVisionDomain
     publishedName: publishedName
     retrainSchedule: retrainSchedule
-    // The F0 prediction tier allows 2 calls per second; S0 allows 10 (20 without storing images).
-    predictionMaxTps: (customVisionSku == 'F0') ? '2' : '10'
+    predictionMaxTps: string(rateBudget.predictionMaxTps)
   }
 }
 
@@ -245,3 +245,5 @@ output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output CUSTOMVISION_TRAINING_ENDPOINT string = customVision.outputs.trainingEndpoint
 output CUSTOMVISION_PREDICTION_ENDPOINT string = customVision.outputs.predictionEndpoint
 output CUSTOMVISION_PREDICTION_RESOURCE_ID string = customVision.outputs.predictionResourceId
+output FUNCTION_MAXIMUM_INSTANCE_COUNT int = rateBudget.maximumInstanceCount
+output PREDICTION_MAX_TPS string = string(rateBudget.predictionMaxTps)

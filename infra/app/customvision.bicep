@@ -1,6 +1,7 @@
 // Custom Vision training and prediction accounts, with their keys stored in Key Vault.
 // The SDK the app uses (azure-cognitiveservices-vision-customvision) authenticates with keys, so local auth
-// stays on; the keys never leave Azure Resource Manager except into Key Vault.
+// stays on; the keys never leave Azure Resource Manager except into Key Vault. The accounts call nothing
+// themselves (no customer-managed keys, no storage of their own), so they have no managed identity.
 param trainingName string
 param predictionName string
 param location string
@@ -20,12 +21,10 @@ resource training 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
   sku: {
     name: skuName
   }
-  identity: {
-    type: 'SystemAssigned'
-  }
   properties: {
     // checkov:skip=CKV_AZURE_134:Flex Consumption without VNet integration calls Custom Vision over its public endpoint.
     // checkov:skip=CKV_AZURE_236:The Custom Vision SDK (3.1.1) and the customvision.ai portal use keys; they are kept in Key Vault.
+    // checkov:skip=CKV_AZURE_238:The account calls no other service (no customer-managed keys, no storage of its own), so a managed identity would go unused.
     customSubDomainName: trainingName
     publicNetworkAccess: 'Enabled'
     disableLocalAuth: false
@@ -40,12 +39,10 @@ resource prediction 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
   sku: {
     name: skuName
   }
-  identity: {
-    type: 'SystemAssigned'
-  }
   properties: {
     // checkov:skip=CKV_AZURE_134:Flex Consumption without VNet integration calls Custom Vision over its public endpoint.
     // checkov:skip=CKV_AZURE_236:The Custom Vision SDK (3.1.1) and the customvision.ai portal use keys; they are kept in Key Vault.
+    // checkov:skip=CKV_AZURE_238:The account calls no other service (no customer-managed keys, no storage of its own), so a managed identity would go unused.
     customSubDomainName: predictionName
     publicNetworkAccess: 'Enabled'
     disableLocalAuth: false
@@ -81,6 +78,7 @@ output predictionName string = prediction.name
 output trainingEndpoint string = training.properties.endpoint
 output predictionEndpoint string = prediction.properties.endpoint
 output predictionResourceId string = prediction.id
-// Versionless URIs: the app picks up a rotated key when App Service refreshes the reference.
-output trainingKeySecretUri string = trainingKey.properties.secretUri
-output predictionKeySecretUri string = predictionKey.properties.secretUri
+// Versionless URIs, with the trailing '/' of Microsoft's Key Vault reference examples: the app picks up a
+// rotated key when App Service refreshes the reference.
+output trainingKeySecretUri string = '${trainingKey.properties.secretUri}/'
+output predictionKeySecretUri string = '${predictionKey.properties.secretUri}/'

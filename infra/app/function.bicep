@@ -11,8 +11,12 @@ param identityId string
 param identityClientId string
 param blobEndpoint string
 param queueEndpoint string
+param tableEndpoint string
 param deploymentContainerName string
-param maximumInstanceCount int = 100
+@description('Upper bound of Flex Consumption instances; with predictionMaxTps it keeps the app within the Custom Vision tier\'s rate.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int
 @allowed([
   2048
   4096
@@ -38,7 +42,7 @@ param classificationType string = 'Multiclass'
 param domain string = 'Food'
 param publishedName string = 'fruit-classifier'
 param retrainSchedule string = '0 0 3 * * *'
-@description('Client-side prediction calls per second per instance, matched to the Custom Vision tier.')
+@description('Client-side prediction calls per second per instance (PREDICTION_MAX_TPS); see main.bicep\'s rate budget.')
 param predictionMaxTps string
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -99,6 +103,11 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'AzureWebJobsStorage__queueServiceUri'
           value: queueEndpoint
+        }
+        // The host writes its diagnostic events to a table (as in the azd Flex Consumption template).
+        {
+          name: 'AzureWebJobsStorage__tableServiceUri'
+          value: tableEndpoint
         }
         // Application Insights with Entra ID ingestion (local auth is off on the component).
         {

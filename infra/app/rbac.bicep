@@ -20,6 +20,7 @@ var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   customVisionContributor: 'c1ff6cc2-c111-46fe-8896-e0ef812ad9f3'
@@ -67,7 +68,19 @@ resource appQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01
   }
 }
 
-// Key Vault references for the Custom Vision keys.
+// The host's diagnostic events table (AzureWebJobsStorage__tableServiceUri).
+resource appTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identityPrincipalId, roles.storageTableDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Key Vault references for the Custom Vision keys. The app calls Custom Vision with these keys (SDK 3.1.1),
+// so its identity has no Custom Vision role.
 resource appSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(vault.id, identityPrincipalId, roles.keyVaultSecretsUser)
   scope: vault
@@ -89,30 +102,9 @@ resource appMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01
   }
 }
 
-// Custom Vision data actions (projects, training, publishing, prediction) without listing keys: what the
-// app needs when it calls Custom Vision with an Entra ID token instead of a key.
-resource appTrainingContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(training.id, identityPrincipalId, roles.customVisionContributor)
-  scope: training
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.customVisionContributor)
-    principalId: identityPrincipalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
-resource appPredictionContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(prediction.id, identityPrincipalId, roles.customVisionContributor)
-  scope: prediction
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.customVisionContributor)
-    principalId: identityPrincipalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
 // The deploying user: upload training images, read results (az storage ... --auth-mode login), send to the
-// retrain queue, read the keys for a local run against Azure, and open the projects on customvision.ai.
+// retrain queue, read the keys for a local run against Azure, and open the projects on customvision.ai
+// (the portal signs in with Entra ID, hence Custom Vision Contributor for the user, not for the app).
 resource userBlobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
   name: guid(storage.id, userPrincipalId, roles.storageBlobDataContributor)
   scope: storage

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import ast
-import fnmatch
 import json
 import os
 import re
 import subprocess
-from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.infra.bicep import INFRA, parse
+from tests.infra.package import LOCAL_ARTIFACTS, excluded, packaged_files, tracked_files
 from tests.support.services import PROJECT_ROOT
 
 AZURE_YAML = PROJECT_ROOT / "azure.yaml"
-# What the deployment package must hold, and nothing else.
-PACKAGE = {"function_app.py", "host.json", "requirements.txt", "shared"}
+# What the deployment package must hold, and nothing else (top level), and the files that must be in it.
+PACKAGE = {"function_app.py", "host.json", "requirements.txt", "requirements-lock.txt", "shared"}
+MUST_DEPLOY = {"function_app.py", "host.json", "requirements.txt", "requirements-lock.txt"}
 
 
 def azure_yaml() -> dict:
@@ -97,25 +98,57 @@ def test_parameters_file_matches_main_bicep() -> None:
     assert required <= set(parameters), f"required parameters without a value: {required - set(parameters)}"
 
 
-def _ignored(relative: Path, patterns: list[str]) -> bool:
-    """gitignore semantics for patterns without a slash: any path component matching excludes it."""
-    return any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in patterns)
-
-
-def test_funcignore_leaves_only_the_app_in_the_package() -> None:
-    lines = (PROJECT_ROOT / ".funcignore").read_text().splitlines()
-    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    assert all("/" not in p and not p.startswith("!") for p in patterns), "keep .funcignore to simple names"
-    packaged = set()
-    for directory, subdirectories, files in os.walk(PROJECT_ROOT):
-        here = Path(directory).relative_to(PROJECT_ROOT)
-        subdirectories[:] = [d for d in subdirectories if not _ignored(here / d, patterns)]
-        packaged |= {(here / f).parts[0] for f in files if not _ignored(here / f, patterns)}
-    assert packaged == PACKAGE, (
-        f"the deployment package would hold {sorted(packaged - PACKAGE)} too; add them to .funcignore"
-        if packaged > PACKAGE
-        else f"the deployment package differs from {sorted(PACKAGE)}: {sorted(packaged)}"
+def test_package_holds_the_app_and_nothing_else() -> None:
+    packaged = packaged_files()
+    top_level = {path.split("/")[0] for path in packaged}
+    assert top_level == PACKAGE, (
+        f"the deployment package would also hold {sorted(top_level - PACKAGE)}: add them to .funcignore"
+        if top_level > PACKAGE
+        else f"the deployment package lacks {sorted(PACKAGE - top_level)}"
     )
+
+
+def test_package_holds_every_file_of_the_app() -> None:
+    # shared/ is the app's code and the console's static assets: every tracked file there is deployed.
+    packaged = packaged_files()
+    app_files = [
+        path
+        for path in tracked_files()
+        if path in MUST_DEPLOY or (path.startswith("shared/") and "__pycache__" not in path)
+    ]
+    assert {"function_app.py", "shared/__init__.py"} <= set(app_files)
+    missing = sorted(set(app_files) - packaged)
+    assert not missing, f".funcignore keeps app files out of the package: {missing}"
+
+
+def test_local_artifacts_stay_out_of_the_package() -> None:
+    leaked = sorted(path for path in LOCAL_ARTIFACTS if not excluded(path))
+    assert not leaked, f"the package would hold what local runs leave behind: {leaked}"
+
+
+@pytest.mark.parametrize(
+    ("rule", "path", "expected"),
+    [
+        ("/docs", "docs/deploy.md", True),
+        ("/docs", "shared/console/docs/help.html", False),
+        ("__pycache__", "shared/__pycache__/x.pyc", True),
+        ("*.pyc", "shared/x.pyc", True),
+        (".venv*", ".venv-checkov/bin/checkov", True),
+        ("/*.md", "README.md", True),
+        ("/*.md", "shared/console/notes.md", False),
+        ("tests", "shared/tests.py", False),
+    ],
+)
+def test_the_package_rules_follow_gitignore(rule: str, path: str, expected: bool) -> None:
+    assert excluded(path, [rule]) is expected
+
+
+def test_azd_version_that_honours_funcignore() -> None:
+    # azd applies .funcignore to Flex Consumption packages from 1.18.0; an older azd would deploy everything.
+    required = azure_yaml()["requiredVersions"]["azd"]
+    match = re.fullmatch(r">=\s*(\d+)\.(\d+)\.(\d+)", required)
+    assert match, f"requiredVersions.azd should be a lower bound, not {required!r}"
+    assert tuple(map(int, match.groups())) >= (1, 18, 0)
 
 
 def test_windows_hook_builds_the_same_subscription() -> None:
@@ -135,5 +168,9 @@ def test_windows_hook_builds_the_same_subscription() -> None:
         "api-version=2022-06-15",
         "classifyimages",
         "code=***",
+        "Get-Command az",
+        "az account show --subscription $subscription",
+        "'--subscription', $subscription",
+        "failed $retries times; the last error was",
     ):
         assert fragment in windows, f"postdeploy.ps1 lacks {fragment!r}"

@@ -28,14 +28,16 @@ BUILT_IN_ROLES = {
     "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
     "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
     "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
+    "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
     "c1ff6cc2-c111-46fe-8896-e0ef812ad9f3": "Cognitive Services Custom Vision Contributor",
 }
+# The app calls Custom Vision with keys (SDK 3.1.1), so its identity has no Custom Vision role.
 APP_ROLES = {
     "Storage Blob Data Owner",
     "Storage Queue Data Contributor",
+    "Storage Table Data Contributor",
     "Key Vault Secrets User",
     "Monitoring Metrics Publisher",
-    "Cognitive Services Custom Vision Contributor",
 }
 
 
@@ -109,6 +111,8 @@ def test_identity_based_connections_and_key_vault_references() -> None:
         # A blob trigger on __blobServiceUri also needs __queueServiceUri (it uses queues internally).
         assert settings[f"{connection}__blobServiceUri"] == "blobEndpoint"
         assert settings[f"{connection}__queueServiceUri"] == "queueEndpoint"
+    # The host's diagnostic events go to a table (as in the azd Flex Consumption template).
+    assert settings["AzureWebJobsStorage__tableServiceUri"] == "tableEndpoint"
     for key in ("CUSTOMVISION_TRAINING_KEY", "CUSTOMVISION_PREDICTION_KEY"):
         assert settings[key].startswith("@Microsoft.KeyVault(SecretUri=${"), (
             f"{key} is not a Key Vault reference"
@@ -120,18 +124,6 @@ def test_identity_based_connections_and_key_vault_references() -> None:
     )
 
 
-def test_prediction_rate_follows_the_custom_vision_tier() -> None:
-    main = parse(INFRA / "main.bicep")
-    node = main["modules"]["functionApp"]["config"]["params"]["predictionMaxTps"]["operator"]
-    assert node["type"] == "conditional"
-    condition = node["operands"]["condition"]["operator"]
-    assert condition["operands"] == {"operand_1": "customVisionSku", "operand_2": "F0"}
-    assert node["operands"]["true_value"] == "2"  # F0: 2 transactions per second
-    decorators = main["parameters"]["customVisionSku"]["decorators"]
-    allowed = next(d["argument"] for d in decorators if d["type"] == "allowed")
-    assert set(allowed) == {"F0", "S0"}
-
-
 def test_custom_vision_training_and_prediction_accounts() -> None:
     accounts = {
         r["config"]["kind"]: r["config"] for _, _, r in resources("Microsoft.CognitiveServices/accounts")
@@ -140,6 +132,12 @@ def test_custom_vision_training_and_prediction_accounts() -> None:
     for kind, config in accounts.items():
         assert config["sku"] == {"name": "skuName"}, kind
         assert config["properties"]["customSubDomainName"], f"{kind} has no custom subdomain"
+        assert "identity" not in config, f"{kind}: the account calls nothing, an identity would go unused"
+    # Versionless Key Vault references end with '/', as in Microsoft's examples.
+    outputs = parse(INFRA / "app" / "customvision.bicep")["outputs"]
+    for name in ("trainingKeySecretUri", "predictionKeySecretUri"):
+        value = outputs[name]["value"]
+        assert re.fullmatch(r"\$\{\w+Key\.properties\.secretUri\}/", value), f"{name} = {value!r}"
     # Both keys go to Key Vault straight from listKeys() of their account, never through an output.
     stored = set()
     for _, _, secret in resources("Microsoft.KeyVault/vaults/secrets"):
