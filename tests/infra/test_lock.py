@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import sys
+from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -21,7 +22,7 @@ REQUIREMENTS = PROJECT_ROOT / "requirements.txt"
 LOCK = PROJECT_ROOT / "requirements-lock.txt"
 
 
-def requirement_lines(path) -> list[str]:
+def requirement_lines(path: Path) -> list[str]:
     lines = (line.split(" #")[0].strip() for line in path.read_text().splitlines())
     return [line for line in lines if line and not line.startswith(("#", "-"))]
 
