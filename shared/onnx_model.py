@@ -80,7 +80,11 @@ class OnnxClassifier:
     def _check_run(self) -> None:
         """One run on a grey image: the output really is ``[1, N]`` (shapes may be symbolic in the file)."""
         blank = Image.new("RGB", (self.info.width, self.info.height), (128, 128, 128))
-        output = self._session.run([OUTPUT_NAME], {INPUT_NAME: self.preprocessing.input_array(blank)})[0]
+        try:
+            output = self._session.run([OUTPUT_NAME], {INPUT_NAME: self.preprocessing.input_array(blank)})[0]
+        except Exception:  # onnxruntime's own error classes: a graph that loads but cannot run
+            log.warning("the model fails on a test image", exc_info=True)
+            raise OnnxError("ModelInvalid", "model.onnx fails when run on a test image") from None
         if tuple(output.shape) != (1, len(self.info.labels)):
             raise OnnxError(
                 "ModelOutputUnsupported",
@@ -134,6 +138,8 @@ def _check_outputs(session: ort.InferenceSession, num_labels: int) -> None:
     shape = list(output.shape)
     if output.type not in _ELEMENT_TYPES:
         raise OnnxError("ModelOutputUnsupported", f"model_output holds {output.type}, not float")
+    if not shape:  # rank not known from the file: the check run decides
+        return
     width = shape[1] if len(shape) == 2 else None
     if len(shape) != 2 or not _batch_of_one(shape[0]) or (isinstance(width, int) and width != num_labels):
         raise OnnxError(

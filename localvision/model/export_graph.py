@@ -46,16 +46,15 @@ def fused_model(features: onnx.ModelProto, head: TrainedModel, flavor: GraphFlav
     initializers = [t for t in source.initializer if t.name not in _FEATURE_FRONT_CONSTANTS]
     nodes = [*_front(initializers, flavor), *(_body_node(node, flavor) for node in body)]
     nodes += _head(initializers, head)
-    if flavor.float16:
-        nodes.append(helper.make_node("Cast", ["head.p"], [OUTPUT_NAME], to=TensorProto.FLOAT16))
-    else:
-        nodes.append(helper.make_node("Identity", ["head.p"], [OUTPUT_NAME]))
     if flavor.opset < 11:  # Clip's bounds became inputs in opset 11; before, attributes
         initializers = [t for t in initializers if t.name not in ("zero", "six")]
-    element = TensorProto.FLOAT16 if flavor.float16 else TensorProto.FLOAT
     if flavor.float16:
+        element = TensorProto.FLOAT16
         initializers, casts = _stored_as_float16(initializers)
-        nodes = casts + nodes
+        nodes = [*casts, *nodes, helper.make_node("Cast", ["head.p"], [OUTPUT_NAME], to=element)]
+    else:
+        element = TensorProto.FLOAT
+        nodes.append(helper.make_node("Identity", ["head.p"], [OUTPUT_NAME]))
     inputs = [helper.make_tensor_value_info(INPUT_NAME, element, [1, 3, INPUT_SIZE, INPUT_SIZE])]
     if flavor.ir_version < 4:  # before IR 4 every initializer is also declared as a graph input
         inputs += [helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in initializers]

@@ -67,6 +67,22 @@ def channel_means_model(
     return _with_metadata(graph, metadata, [helper.make_opsetid("", 13)])
 
 
+def reshaping_model(shape: Sequence[int]) -> onnx.ModelProto:
+    """Channel means reshaped to ``shape`` at run time; the file declares ``model_output`` as ``[1, ?]``."""
+    nodes = [
+        helper.make_node("ReduceMean", ["data"], ["means"], axes=[2, 3], keepdims=0),
+        helper.make_node("Reshape", ["means", "shape"], ["model_output"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "reshaping",
+        [helper.make_tensor_value_info("data", TensorProto.FLOAT, [1, 3, 224, 224])],
+        [helper.make_tensor_value_info("model_output", TensorProto.FLOAT, [1, "tags"])],
+        [numpy_helper.from_array(np.array(shape, np.int64), "shape")],
+    )
+    return _with_metadata(graph, {}, [helper.make_opsetid("", 13)])
+
+
 def legacy_model(metadata: dict[str, str | None]) -> onnx.ModelProto:
     """Older exports' outputs: ``classLabel`` (string tensor) and ``loss`` (sequence of map tag -> p)."""
     nodes = [

@@ -12,7 +12,13 @@ from PIL import Image
 from localvision.model import Featurizer, TrainedModel, prepare_image
 from shared.onnx_model import CATALOGUE, OnnxClassifier, OnnxError
 from tests.export.conftest import FRUIT_TAGS, ITERATION_ID, TEST_PHOTOS, Photo
-from tests.export.portal_zip import PORTAL_METADATA, channel_means_model, legacy_model, portal_zip
+from tests.export.portal_zip import (
+    PORTAL_METADATA,
+    channel_means_model,
+    legacy_model,
+    portal_zip,
+    reshaping_model,
+)
 
 RGB_0_1 = {"Image.BitmapPixelFormat": "Rgb8", "Image.NominalPixelRange": "Normalized_0_1"}
 BGR_0_255 = {"Image.BitmapPixelFormat": "Bgr8", "Image.NominalPixelRange": "NominalRange_0_255"}
@@ -167,6 +173,18 @@ def _model_bytes(**kwargs) -> bytes:
             "ModelOutputUnsupported",
             "model_output is shaped [1, 3] but labels.txt lists 4 tags",
             id="output-count",
+        ),
+        pytest.param(
+            portal_zip(reshaping_model([1, 4]), "abcd"),
+            "ModelInvalid",
+            "model.onnx fails when run on a test image",
+            id="fails-on-run",
+        ),
+        pytest.param(
+            portal_zip(reshaping_model([1, 3, 1]), "abc"),
+            "ModelOutputUnsupported",
+            "model_output came out shaped [1, 3, 1], not [1, 3]",
+            id="symbolic-output-runs-wrong",
         ),
         pytest.param(
             portal_zip(_model_bytes(output_name="scores"), "abc"),
