@@ -38,6 +38,7 @@ class SampleConsumer:
                 self.is_range255 = True
 
     def probabilities(self, image_path: Path) -> np.ndarray:
+        # The sample passes [H, W] where Pillow takes (W, H): the same for the square inputs exports have.
         image = Image.open(image_path).convert("RGB").resize(tuple(self.input_shape[::-1]))
         input_array = np.array(image, dtype=np.float32)[np.newaxis, :, :, :]
         input_array = input_array.transpose((0, 3, 1, 2))
