@@ -168,7 +168,15 @@ class DevHost:
     def run(self) -> None:
         """Serve until SIGINT/SIGTERM, then stop after the running invocations finish."""
         sock = bind_socket(self.options.bind, self.port)
-        config = uvicorn.Config(self.http.app, log_level="warning", access_log=False, lifespan="off")
+        # log_config=None: uvicorn's own lines go through devhost's handler (and its escaping) too.
+        config = uvicorn.Config(
+            self.http.app,
+            interface="asgi3",
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            log_config=None,
+        )
         server = _Server(config)
 
         def on_signal(signum: int, _frame: Any) -> None:

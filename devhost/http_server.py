@@ -11,18 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import azure.functions as func
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route as StarletteRoute
+from starlette.types import Receive, Scope, Send
 
 from devhost.indexing import FunctionSpec
 from devhost.invoker import Invoker
 from devhost.routes import Route, compile_route
 
 log = logging.getLogger("devhost.http")
-
-ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"]
 
 
 class BodyTooLarge(Exception):
@@ -85,9 +82,13 @@ class HttpHost:
         self.invoker = invoker
         self.executor = executor
         self.status = status
-        self.app = Starlette(
-            routes=[StarletteRoute("/{path:path}", self.handle, methods=ALL_METHODS)],
-        )
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI app: every path goes to ``handle`` (a router's ``{path:path}`` would not match a %0a)."""
+        if scope["type"] != "http":
+            return
+        response = await self.handle(Request(scope, receive))
+        await response(scope, receive, send)
 
     def describe(self, base_url: str) -> list[str]:
         lines = []
@@ -98,7 +99,7 @@ class HttpHost:
         return lines
 
     async def handle(self, request: Request) -> Response:
-        path = request.url.path
+        path = request.scope["path"]  # decoded as sent: request.url.path would drop a \n, \r or \t
         if path in ("", "/"):
             return PlainTextResponse("devhost is running: this Functions app is up.\n")
         if path.rstrip("/") == "/admin/host/status":
