@@ -134,9 +134,12 @@ def fetch_image(url: str, *, allow_private: bool, max_bytes: int, timeout: float
                 )
             return _read_bounded(response, max_bytes, deadline, url)
         except (OSError, http.client.HTTPException, ValueError) as error:
-            reason = (
-                error.strerror if isinstance(error, OSError) and error.strerror else "the connection failed"
-            )
+            if isinstance(error, ValueError):
+                reason = "it or its redirect is not a valid URL"
+            elif isinstance(error, OSError) and error.strerror:
+                reason = error.strerror
+            else:
+                reason = "the connection failed"
             raise BadRequest("BadRequestImageUrl", f"Cannot fetch '{_shown(url)}': {reason}") from None
         finally:
             connection.close()

@@ -159,7 +159,10 @@ def fetch_image(
             ) from None
         try:
             if response.status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
-                url = urljoin(url, response.headers["Location"])
+                try:
+                    url = urljoin(url, response.headers["Location"])
+                except ValueError:
+                    raise FetchError(422, "UrlFetchFailed", "The URL redirected to an invalid URL") from None
                 continue
             if response.status != 200:
                 raise FetchError(
