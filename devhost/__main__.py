@@ -10,12 +10,13 @@ from pathlib import Path
 from devhost.config import ConfigError
 from devhost.host import DevHost, Options
 from devhost.invoker import InvocationLogFilter
+from devhost.logformat import EscapingFormatter
 
 
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(InvocationLogFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s%(ctx)s: %(message)s"))
+    handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s%(ctx)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -1,9 +1,11 @@
-"""Blob triggers by polling, for both source modes.
+"""Blob triggers: by polling, and by Event Grid events posted to the blobs webhook.
 
-Event Grid cannot call a local host, so an ``EventGrid``-source trigger is served by the same polling scan
-as a ``LogsAndContainerScan`` one. Each poll lists each watched container once and compares the listing
-with the receipts held in memory. A blob version (name + ETag) runs once; a failing one is retried,
-spaced, up to ``poisonBlobThreshold`` attempts, then a message goes to ``webjobs-blobtrigger-poison``.
+Event Grid cannot reach a local host on its own, so an ``EventGrid``-source trigger is served by the same
+polling scan as a ``LogsAndContainerScan`` one, unless ``DEVHOST_EVENTGRID_POLLING=false``: then only
+BlobCreated events posted to ``/runtime/webhooks/blobs`` (devhost.eventgrid) fire it, as in Azure. Each
+poll lists each watched container once and compares the listing with the receipts held in memory. Either
+way a blob version (name + ETag) runs once; a failing one is retried, spaced, up to
+``poisonBlobThreshold`` attempts, then a message goes to ``webjobs-blobtrigger-poison``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -22,7 +25,12 @@ from typing import Any
 
 import azure.functions as func
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 
 from devhost.bindings import blob_value, encode_message, split_path
 from devhost.config import BlobOptions, ConfigError, resolve
@@ -35,6 +43,7 @@ from devhost.receipts import BlobKey, FunctionReceipts, ReceiptStore
 log = logging.getLogger("devhost.blobs")
 
 POISON_QUEUE = "webjobs-blobtrigger-poison"
+EVENTGRID_POLLING_SETTING = "DEVHOST_EVENTGRID_POLLING"  # "false": EventGrid-source triggers by events only
 MIN_POLL_SECONDS = 0.2
 MAX_POLL_SECONDS = 2.0
 
@@ -74,8 +83,12 @@ class BlobWatch:
     prefix: str
     pattern: re.Pattern[str]
     receipts: FunctionReceipts
+    source: str = "LogsAndContainerScan"
+    polled: bool = True
     active: set[BlobKey] = field(default_factory=set)
     retry_at: dict[BlobKey, float] = field(default_factory=dict)
+    # Versions delivered by events and not finished: retried from here when the watch is not polled.
+    pending: dict[BlobKey, dict[str, str]] = field(default_factory=dict)
 
 
 class BlobListener:
@@ -101,21 +114,63 @@ class BlobListener:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.watches: list[BlobWatch] = []
+        poll_eventgrid = os.environ.get(EVENTGRID_POLLING_SETTING, "true").strip().lower() != "false"
         for spec in specs:
             path = resolve(spec.trigger["path"], f"function '{spec.name}' blob trigger path")
             container, prefix, pattern = compile_blob_path(path)
             connection = spec.trigger.get("connection")
             clients.blob(connection)  # fail now, with the setting's name, if the connection is not defined
-            source = spec.trigger.get("source") or "LogsAndContainerScan"
-            if source == "EventGrid":
+            source = str(spec.trigger.get("source") or "LogsAndContainerScan")
+            polled = source != "EventGrid" or poll_eventgrid
+            if not polled:
                 log.info(
-                    "Function '%s' uses source=EventGrid; Event Grid cannot reach a local host, so devhost "
-                    "polls container '%s' instead",
+                    "Function '%s' uses source=EventGrid and %s=false: it runs on BlobCreated events posted "
+                    "to /runtime/webhooks/blobs?functionName=Host.Functions.%s only",
+                    spec.name, EVENTGRID_POLLING_SETTING, spec.name,
+                )  # fmt: skip
+            elif source == "EventGrid":
+                log.info(
+                    "Function '%s' uses source=EventGrid: devhost polls container '%s' and also takes "
+                    "BlobCreated events on /runtime/webhooks/blobs",
                     spec.name,
                     container,
                 )
-            watch = BlobWatch(spec, connection, container, prefix, pattern, self.store.load(spec.function_id))
+            receipts = self.store.load(spec.function_id)
+            watch = BlobWatch(spec, connection, container, prefix, pattern, receipts, source, polled)
             self.watches.append(watch)
+
+    def eventgrid_watch(self, function_name: str) -> BlobWatch | None:
+        """The EventGrid-source trigger named ``function_name`` (case-insensitive), if there is one."""
+        for watch in self.watches:
+            if watch.source == "EventGrid" and watch.spec.name.lower() == function_name.lower():
+                return watch
+        return None
+
+    def deliver(self, watch: BlobWatch, container: str, name: str) -> str:
+        """Run ``watch``'s function for the current version of a blob an event names; what happened, in words.
+
+        The same receipts as polling: a version already done or running is not run again.
+        """
+        match = watch.pattern.match(name) if container == watch.container else None
+        if match is None:
+            return f"{container}/{name} is not under the trigger path {watch.container}/{watch.prefix}..."
+        client = self.clients.blob(watch.connection).get_blob_client(container, name)
+        try:
+            etag = client.get_blob_properties().etag
+        except ResourceNotFoundError:
+            return f"{container}/{name} does not exist (any more)"
+        except HttpResponseError as error:
+            if (error.status_code or 500) >= 500:
+                raise
+            return f"{container}/{name} cannot be read (HTTP {error.status_code})"
+        key: BlobKey = (container, name, quoted_etag(etag))
+        with self._lock:
+            if key in watch.receipts.done or key in watch.active:
+                return f"{container}/{name} version {key[2]} has already run or is running"
+            watch.active.add(key)
+            watch.pending[key] = match.groupdict()
+        self.executor.submit(self._attempt, watch, key, match.groupdict())
+        return f"{container}/{name} version {key[2]} queued"
 
     def start(self) -> None:
         if self.watches:
@@ -130,6 +185,8 @@ class BlobListener:
     def _groups(self) -> dict[tuple[str | None, str, str], list[BlobWatch]]:
         groups: dict[tuple[str | None, str, str], list[BlobWatch]] = {}
         for watch in self.watches:
+            if not watch.polled:
+                continue
             groups.setdefault((watch.connection, watch.container, watch.prefix), []).append(watch)
         return groups
 
@@ -142,6 +199,7 @@ class BlobListener:
                     self.poll(connection, container, prefix, watches)
                 except Exception:
                     log.exception("Listing container '%s' failed; retrying on the next poll", container)
+            self._retry_events()
             elapsed = time.monotonic() - started
             self._stop.wait(min(max(MIN_POLL_SECONDS, 2 * elapsed), MAX_POLL_SECONDS))
 
@@ -154,18 +212,34 @@ class BlobListener:
                     return
                 key: BlobKey = (container, name, quoted_etag(etag))
                 for watch in watches:
-                    if key in watch.receipts.done or key in watch.active:
-                        continue
-                    if watch.retry_at.get(key, 0.0) > now:
+                    if key in watch.receipts.done or watch.retry_at.get(key, 0.0) > now:
                         continue
                     match = watch.pattern.match(name)
                     if match is None:
                         continue
-                    with self._lock:
+                    with self._lock:  # an event may deliver the same version at the same time
+                        if key in watch.receipts.done or key in watch.active:
+                            continue
                         watch.active.add(key)
                     self.executor.submit(self._attempt, watch, key, match.groupdict())
         except ResourceNotFoundError:
             return  # the container does not exist yet: nothing to trigger on
+
+    def _retry_events(self) -> None:
+        """Retry event-delivered versions of unpolled watches when due (polling retries the others)."""
+        now = time.monotonic()
+        for watch in self.watches:
+            if watch.polled:
+                continue
+            with self._lock:
+                due = [
+                    (key, params)
+                    for key, params in watch.pending.items()
+                    if key not in watch.active and watch.retry_at.get(key, 0.0) <= now
+                ]
+                watch.active.update(key for key, _ in due)
+            for key, params in due:
+                self.executor.submit(self._attempt, watch, key, params)
 
     def _attempt(self, watch: BlobWatch, key: BlobKey, params: dict[str, str]) -> None:
         try:
@@ -180,7 +254,8 @@ class BlobListener:
         try:
             run = self._prepare(watch, key, params)
             if run is None:
-                return  # deleted or changed since listed: the next listing decides
+                watch.pending.pop(key, None)
+                return  # deleted or changed since listed: the next listing (or event) decides
             run()
         except Exception:
             if attempt >= self.options.poison_blob_threshold:
@@ -231,7 +306,8 @@ class BlobListener:
                 metadata=dict(props.metadata or {}),
             )
             value = blob_value(spec, param, data, stream)
-        reason = f"New blob detected(LogsAndContainerScan): {container}/{name}"
+        source = "EventGrid" if key in watch.pending else "LogsAndContainerScan"
+        reason = f"New blob detected({source}): {container}/{name}"
         values = {**params, "BlobTrigger": f"{container}/{name}", "Uri": blob.url}
         # Path values ({name}) go to parameters of the same name, when the function declares them.
         extra = {key: text for key, text in params.items() if key in spec.parameters and key != param}
@@ -241,6 +317,7 @@ class BlobListener:
         watch.receipts.done.add(key)
         watch.receipts.attempts.pop(key, None)
         watch.retry_at.pop(key, None)
+        watch.pending.pop(key, None)
 
     def _poison(self, watch: BlobWatch, key: BlobKey, attempts: int) -> None:
         container, name, etag = key

@@ -14,6 +14,7 @@ log = logging.getLogger("devhost")
 
 FUNCTION_KEY_SETTING = "DEVHOST_FUNCTION_KEY"
 MASTER_KEY_SETTING = "DEVHOST_MASTER_KEY"
+BLOBS_EXTENSION_KEY_SETTING = "DEVHOST_BLOBS_EXTENSION_KEY"  # the host's blobs_extension system key
 HOST_ID_SETTING = "AzureFunctionsWebHost__hostid"
 LOCAL_MAX_POLLING_SECONDS = 2.0  # the host caps queue polling at 2 s when running locally
 DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024  # the host's default maxRequestBodySize (100 MB)

@@ -20,6 +20,7 @@ import uvicorn
 from devhost.bindings import BindingRunner
 from devhost.blob_listener import BlobListener
 from devhost.config import (
+    BLOBS_EXTENSION_KEY_SETTING,
     FUNCTION_KEY_SETTING,
     HOST_ID_SETTING,
     MASTER_KEY_SETTING,
@@ -29,6 +30,7 @@ from devhost.config import (
     load_local_settings,
 )
 from devhost.connections import DEFAULT_CONNECTION, Clients
+from devhost.eventgrid import WEBHOOK_PATH, BlobWebhook
 from devhost.http_server import HttpHost, Keys
 from devhost.indexing import FunctionSpec, find_app, import_app_module, index_functions
 from devhost.invoker import Invoker
@@ -131,6 +133,7 @@ class DevHost:
         http_specs = self._of("httpTrigger")
         function_key = os.environ.get(FUNCTION_KEY_SETTING) or None
         master_key = os.environ.get(MASTER_KEY_SETTING) or None
+        blobs_key = os.environ.get(BLOBS_EXTENSION_KEY_SETTING) or None
         protected = [
             s.name for s in http_specs if str(s.trigger.get("authLevel", "function")).lower() != "anonymous"
         ]
@@ -143,11 +146,12 @@ class DevHost:
         self.http = HttpHost(
             http_specs,
             self.config.route_prefix,
-            Keys(function_key, master_key),
+            Keys(function_key, master_key, blobs_key),
             int(os.environ.get(BODY_LIMIT_SETTING) or self.config.max_request_body_bytes),
             self.invoker,
             self.executor,
             self.status,
+            BlobWebhook(self.blobs, self.executor) if self.blobs.watches else None,
         )
 
     def status(self) -> dict[str, Any]:
@@ -159,7 +163,17 @@ class DevHost:
         for line in self.http.describe(base):
             log.info("  %s", line)
         for watch in self.blobs.watches:
-            log.info("  %s: blobTrigger %s/%s{...} (polling)", watch.spec.name, watch.container, watch.prefix)
+            how = "polling" if watch.polled else "Event Grid events only"
+            if watch.source == "EventGrid":
+                how += f"; events: POST {base}{WEBHOOK_PATH}?functionName=Host.Functions.{watch.spec.name}"
+            log.info("  %s: blobTrigger %s/%s{...} (%s)", watch.spec.name, watch.container, watch.prefix, how)
+        if any(w.source == "EventGrid" for w in self.blobs.watches) and not (
+            os.environ.get(BLOBS_EXTENSION_KEY_SETTING) or os.environ.get(MASTER_KEY_SETTING)
+        ):
+            log.info(
+                "  (set %s in local.settings.json to post Event Grid events to %s)",
+                BLOBS_EXTENSION_KEY_SETTING, WEBHOOK_PATH,
+            )  # fmt: skip
         for queue in self.queues:
             log.info("  %s: queueTrigger %s", queue.spec.name, queue.queue_name)
         for timer in self.timers:
@@ -168,7 +182,15 @@ class DevHost:
     def run(self) -> None:
         """Serve until SIGINT/SIGTERM, then stop after the running invocations finish."""
         sock = bind_socket(self.options.bind, self.port)
-        config = uvicorn.Config(self.http.app, log_level="warning", access_log=False, lifespan="off")
+        # log_config=None: uvicorn's own lines go through devhost's handler (and its escaping) too.
+        config = uvicorn.Config(
+            self.http.app,
+            interface="asgi3",
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            log_config=None,
+        )
         server = _Server(config)
 
         def on_signal(signum: int, _frame: Any) -> None:

@@ -11,18 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import azure.functions as func
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route as StarletteRoute
+from starlette.types import Receive, Scope, Send
 
+from devhost.eventgrid import WEBHOOK_PATH, BlobWebhook
 from devhost.indexing import FunctionSpec
 from devhost.invoker import Invoker
 from devhost.routes import Route, compile_route
 
 log = logging.getLogger("devhost.http")
-
-ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"]
 
 
 class BodyTooLarge(Exception):
@@ -55,13 +53,18 @@ class HttpFunction:
 class Keys:
     function_key: str | None
     master_key: str | None
+    blobs_extension_key: str | None = None  # the system key of the blobs extension's webhook
 
     def accepts(self, level: str, given: str | None) -> bool:
+        """``level``: anonymous, function, admin, or system (the blobs webhook: its key or the master key)."""
         if level == "anonymous":
             return True
         if not given:
             return False
-        allowed = [self.master_key] if level == "admin" else [self.function_key, self.master_key]
+        allowed = {
+            "admin": [self.master_key],
+            "system": [self.blobs_extension_key, self.master_key],
+        }.get(level, [self.function_key, self.master_key])
         return any(key and hmac.compare_digest(given.encode(), key.encode()) for key in allowed)
 
 
@@ -75,6 +78,7 @@ class HttpHost:
         invoker: Invoker,
         executor: Executor,
         status: Callable[[], dict[str, Any]],
+        blob_webhook: BlobWebhook | None = None,
     ) -> None:
         # More literal segments first, so `retrain/latest` wins over `retrain/{runId}`.
         functions = [HttpFunction.from_spec(spec) for spec in specs]
@@ -85,9 +89,14 @@ class HttpHost:
         self.invoker = invoker
         self.executor = executor
         self.status = status
-        self.app = Starlette(
-            routes=[StarletteRoute("/{path:path}", self.handle, methods=ALL_METHODS)],
-        )
+        self.blob_webhook = blob_webhook
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI app: every path goes to ``handle`` (a router's ``{path:path}`` would not match a %0a)."""
+        if scope["type"] != "http":
+            return
+        response = await self.handle(Request(scope, receive))
+        await response(scope, receive, send)
 
     def describe(self, base_url: str) -> list[str]:
         lines = []
@@ -98,13 +107,15 @@ class HttpHost:
         return lines
 
     async def handle(self, request: Request) -> Response:
-        path = request.url.path
+        path = request.scope["path"]  # decoded as sent: request.url.path would drop a \n, \r or \t
         if path in ("", "/"):
             return PlainTextResponse("devhost is running: this Functions app is up.\n")
         if path.rstrip("/") == "/admin/host/status":
             if not self.keys.accepts("admin", _given_key(request)):
                 return Response(status_code=401)
             return JSONResponse(self.status())
+        if path.rstrip("/").lower() == WEBHOOK_PATH:
+            return await self._blob_webhook(request)
         if self.prefix:
             if not (path == self.prefix or path.startswith(self.prefix + "/")):
                 return Response(status_code=404)
@@ -148,6 +159,24 @@ class HttpHost:
         if out_name:
             result = extra[out_name].get()
         return _to_response(result)
+
+    async def _blob_webhook(self, request: Request) -> Response:
+        if request.method.upper() != "POST":
+            return Response(status_code=405, headers={"Allow": "POST"})
+        if not self.keys.accepts("system", _given_key(request)):
+            return Response(status_code=401)
+        if self.blob_webhook is None:
+            return PlainTextResponse("This app has no blob-triggered function.", status_code=404)
+        watch = self.blob_webhook.watch(request.query_params.get("functionName"))
+        if isinstance(watch, Response):
+            return watch
+        try:
+            body = await self._read_body(request)
+        except BodyTooLarge:
+            return PlainTextResponse(
+                f"Request body is larger than {self.max_body_bytes} bytes.", status_code=413
+            )
+        return await self.blob_webhook.handle(request.headers.get("aeg-event-type", ""), watch, body)
 
     async def _read_body(self, request: Request) -> bytes:
         length = request.headers.get("content-length")

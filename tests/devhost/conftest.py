@@ -44,6 +44,7 @@ class DevHostProcess:
     port: int
     log: Path
     process: subprocess.Popen | None = None
+    app_args: list[str] | None = None  # default: --app <root>/function_app.py
 
     @property
     def url(self) -> str:
@@ -56,8 +57,7 @@ class DevHostProcess:
                 sys.executable,
                 "-m",
                 "devhost",
-                "--app",
-                str(self.root / "function_app.py"),
+                *(self.app_args or ["--app", str(self.root / "function_app.py")]),
                 "--port",
                 str(self.port),
             ],

@@ -1,0 +1,132 @@
+"""The blobs extension's Event Grid webhook in devhost, with a source=EventGrid test app, polling off (as in
+Azure) and real Azurite: handshake, BlobCreated -> the function once per version, retries and poison,
+keys, and clear 4xx answers for wrong requests."""
+
+from __future__ import annotations
+
+import json
+
+import requests
+
+from tests.devhost.conftest import FUNCTION_KEY, MASTER_KEY, peek_json
+from tests.devhost.eventgrid_events import BLOBS_EXTENSION_KEY, blob_event, validation_event, webhook_url
+from tests.support.waiting import wait_until
+
+POISON_QUEUE = "webjobs-blobtrigger-poison"
+NOTIFY = {"aeg-event-type": "Notification", "x-functions-key": BLOBS_EXTENSION_KEY}
+
+
+def _start(scenario, devhost, host_json=None):
+    watched = scenario.blobs.create_container(scenario.name("watched"))
+    scenario.blobs.create_container(scenario.name("outputs"))
+    values = {
+        "WATCHED": scenario.name("watched"),
+        "OUTPUTS": scenario.name("outputs"),
+        "DEVHOST_BLOBS_EXTENSION_KEY": BLOBS_EXTENSION_KEY,
+        "DEVHOST_EVENTGRID_POLLING": "false",
+    }
+    return devhost("blob_app", values, host_json), watched
+
+
+def test_the_subscription_handshake_needs_the_blobs_extension_or_master_key(scenario, devhost):
+    host, _ = _start(scenario, devhost)
+    url = webhook_url(host.url, "on_blob")
+    body = validation_event("512d38b6-c7b8-40c8-89fe-f46f9e9622b6")
+    validate = {"aeg-event-type": "SubscriptionValidation"}
+
+    by_code = requests.post(url + f"&code={BLOBS_EXTENSION_KEY}", json=body, headers=validate, timeout=10)
+    by_master = requests.post(url, json=body, headers={**validate, "x-functions-key": MASTER_KEY}, timeout=10)
+
+    assert (by_code.status_code, by_code.json()) == (
+        200,
+        {"validationResponse": body[0]["data"]["validationCode"]},
+    )
+    assert by_master.json() == {"validationResponse": body[0]["data"]["validationCode"]}
+    for key in (None, FUNCTION_KEY, "wrong"):
+        headers = {**validate, **({"x-functions-key": key} if key else {})}
+        assert requests.post(url, json=body, headers=headers, timeout=10).status_code == 401, key
+
+
+def test_a_blob_created_event_runs_the_function_once_for_that_version(scenario, devhost):
+    host, watched = _start(scenario, devhost)
+    watched.upload_blob("unannounced.txt", b"no event for me")
+    photo = watched.upload_blob("in/photo.txt", b"hello")
+    url = webhook_url(host.url, "on_blob")
+
+    first = requests.post(url, json=[blob_event(photo.url)], headers=NOTIFY, timeout=10)
+    assert first.status_code == 202
+    assert first.json()["events"][0].endswith("queued")
+    wait_until(lambda: scenario.events("finished", "in/photo.txt"), what="the function to finish")
+    again = requests.post(url, json=[blob_event(photo.url)], headers=NOTIFY, timeout=10)
+
+    assert again.status_code == 202 and "already run" in again.json()["events"][0]
+    [started] = scenario.events("started", "in/photo.txt")
+    assert started["data"] == "hello"
+    assert started["etag"] == photo.get_blob_properties().etag
+    output = scenario.blobs.get_blob_client(scenario.name("outputs"), "in/photo.txt.txt").download_blob()
+    assert output.readall() == b"processed in/photo.txt"
+    assert f"New blob detected(EventGrid): {scenario.name('watched')}/in/photo.txt" in host.output()
+    assert scenario.events("started", "unannounced.txt") == []  # polling is off: only events run it
+
+
+def test_an_overwrite_event_runs_the_new_version_and_other_event_types_are_ignored(scenario, devhost):
+    host, watched = _start(scenario, devhost)
+    url = webhook_url(host.url, "on_blob")
+    blob = watched.upload_blob("doc.txt", b"v1")
+    requests.post(url, json=[blob_event(blob.url)], headers=NOTIFY, timeout=10)
+    wait_until(lambda: scenario.events("finished", "doc.txt"), what="the first version")
+    watched.upload_blob("doc.txt", b"v2", overwrite=True)
+
+    deleted = requests.post(
+        url, json=[blob_event(blob.url, "Microsoft.Storage.BlobDeleted")], headers=NOTIFY, timeout=10
+    )
+    created = requests.post(url, json=[blob_event(blob.url)], headers=NOTIFY, timeout=10)
+
+    assert (deleted.status_code, deleted.json()) == (202, {"events": []})
+    assert created.status_code == 202
+    wait_until(lambda: len(scenario.events("finished", "doc.txt")) == 2, what="the second version")
+    assert sorted(e["data"] for e in scenario.events("started", "doc.txt")) == ["v1", "v2"]
+
+
+def test_a_failing_function_is_retried_then_poisoned_on_the_event_path(scenario, devhost):
+    host, watched = _start(scenario, devhost, {"extensions": {"blobs": {"poisonBlobThreshold": 3}}})
+    blob = watched.upload_blob("fail-me.txt", b"boom")
+
+    response = requests.post(
+        webhook_url(host.url, "on_blob"), json=[blob_event(blob.url)], headers=NOTIFY, timeout=10
+    )
+
+    assert response.status_code == 202
+    wait_until(lambda: peek_json(scenario.conn_str, POISON_QUEUE), 60, "the poison message")
+    [message] = [m for m in peek_json(scenario.conn_str, POISON_QUEUE) if m["BlobName"] == "fail-me.txt"]
+    assert message["ContainerName"] == scenario.name("watched")
+    assert message["ETag"] == blob.get_blob_properties().etag
+    assert len(scenario.events("started", "fail-me.txt")) == 3
+
+
+def test_wrong_requests_get_clear_4xx_answers(scenario, devhost):
+    host, watched = _start(scenario, devhost)
+    blob_url = watched.upload_blob("x.txt", b"x").url
+    url = webhook_url(host.url, "on_blob")
+    deep = ("[" * 1000 + "]" * 1000).encode()
+    cases = [
+        # (url, headers, body, status, words in the answer)
+        (webhook_url(host.url, "nope"), NOTIFY, [blob_event(blob_url)], 404, "No blob-triggered function"),
+        (url.split("?")[0], NOTIFY, [blob_event(blob_url)], 400, "functionName"),
+        (url, {"x-functions-key": BLOBS_EXTENSION_KEY}, [blob_event(blob_url)], 400, "aeg-event-type"),
+        (url, NOTIFY, b"{not json", 400, "not JSON"),
+        (url, NOTIFY, deep, 400, "not JSON"),
+        (url, NOTIFY, [], 400, "non-empty array"),
+        (url, NOTIFY, [{"data": {"url": blob_url}}], 400, "event 0 has no eventType"),
+        (url, NOTIFY, [{"eventType": "Microsoft.Storage.BlobCreated", "data": {}}], 400, "no data.url"),
+        (url, NOTIFY, [blob_event(blob_url), "text"], 400, "event 1 has no eventType"),
+        (url, NOTIFY, [{"eventType": "Microsoft.Storage.BlobCreated", "data": {"url": "http://a/"}}], 400,
+         "does not name a blob"),
+        (url, {**NOTIFY, "aeg-event-type": "SubscriptionValidation"}, [{"data": {}}], 400, "validationCode"),
+    ]  # fmt: skip
+    for target, headers, body, status, words in cases:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        response = requests.post(target, data=data, headers=headers, timeout=10)
+        assert (response.status_code, words in response.text) == (status, True), (body, response.text)
+    assert requests.get(url, headers=NOTIFY, timeout=10).status_code == 405
+    assert scenario.events("started") == []
