@@ -32,12 +32,18 @@ export async function render(main, { config, status }) {
   let read = 0;
   let shown = 0;
 
+  let generation = 0;
+
   async function load(reset) {
-    if (reset) { clear(grid); continuation = null; read = 0; shown = 0; }
+    if (reset) { clear(grid); continuation = null; read = 0; shown = 0; generation += 1; }
+    const mine = generation;
+    more.hidden = true;
+    info.textContent = "Loading…";
     const [min, max] = bandSelect.value ? bandSelect.value.split("-") : ["", ""];
     const page = await api("results", {
       status: statusSelect.value, tag: tagSelect.value, min, max, continuation,
     });
+    if (mine !== generation) return;  // the filters changed meanwhile: a newer load owns the grid
     read += page.read;
     shown += page.items.length;
     for (const item of page.items) grid.append(tile(item));
