@@ -80,7 +80,9 @@ class Watched:
         dialog.dismiss()
 
     def _console(self, message: Any) -> None:
-        if message.type == "error" and "401" not in message.text:
+        # An HTTP error status (a 401 for a wrong key, a 404 preview of a deleted image) is not a script
+        # error; anything else logged as an error is (including a CSP refusal of injected script).
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
             self.errors.append(f"console error: {message.text}")
 
 

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.console.conftest import Watched
 from tests.robustness.conftest import Stack
 from tests.support.waiting import wait_until
 
+PlaywrightError = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed: pip install -r requirements-dev.txt"
+).Error
 HOSTILE_NAMES = ["<img src=x onerror=alert(1)>.jpg", "quote\"and'apostrophe.jpg"]
 
 
 def shot(watched: Watched, folder: Path, name: str) -> None:
+    """A screenshot once the previews on the page have loaded (or 15 s have passed)."""
+    with contextlib.suppress(PlaywrightError):
+        watched.page.wait_for_function(
+            "() => [...document.querySelectorAll('main img')]"
+            ".every(i => i.src && i.complete && i.naturalWidth)",
+            timeout=15_000,
+        )
     watched.page.screenshot(path=str(folder / f"console-{name}.png"), full_page=True)
 
 
@@ -76,7 +89,11 @@ def load_until_shown(watched: Watched, names: list[str]) -> None:
         assert page.is_visible("#results-more"), f"{names} not in the gallery"
         before = page.inner_text("#results-info")
         page.click("#results-more")
-        page.wait_for_function("t => document.querySelector('#results-info').textContent !== t", arg=before)
+        page.wait_for_function(
+            "t => { const now = document.querySelector('#results-info').textContent;"
+            " return now !== t && now.includes('read'); }",
+            arg=before,
+        )
     raise AssertionError(f"{names} not found after 50 pages")
 
 

@@ -20,7 +20,8 @@ export function metricsChart(iterations) {
     chart.append(svg("text", { x: left - 6, y: y(v) + 4, class: "axis", "text-anchor": "end", text: v.toFixed(2) }));
   }
   points.forEach((it, i) => {
-    chart.append(svg("text", { x: x(i), y: height - 12, class: "axis", "text-anchor": "middle", text: it.name }));
+    const anchor = points.length > 1 && i === 0 ? "start" : points.length > 1 && i === points.length - 1 ? "end" : "middle";
+    chart.append(svg("text", { x: x(i), y: height - 12, class: "axis", "text-anchor": anchor, text: it.name }));
   });
   for (const [key, label] of SERIES) {
     const values = points.map((it, i) => [x(i), typeof it.metrics[key] === "number" ? y(it.metrics[key]) : null]);

@@ -69,6 +69,8 @@ export async function render(main, { config, status }) {
     clear(detail);
     detail.hidden = false;
     const choose = el("select", { name: "label-tag" }, tagChoices(config).map((t) => el("option", { value: t, text: t })));
+    const top = (doc.predictions || [])[0];
+    if (top && tagChoices(config).includes(top.tagName)) choose.value = top.tagName;
     const outcome = el("p", { class: "message" });
     const add = el("button", { type: "button", text: "Add to training as", onclick: async () => {
       try {

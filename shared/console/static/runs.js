@@ -12,9 +12,11 @@ function seconds(timing) {
 }
 
 function timings(run) {
+  const ended = TERMINAL.has(run.status);
   return Object.entries(run.timings || {}).map(([step, t]) => {
     const s = seconds(t);
-    return `${step} ${s === null ? "…" : `${s.toFixed(0)} s`}`;
+    if (s === null) return ended ? step : `${step} …`;
+    return `${step} ${s.toFixed(0)} s`;
   }).join(", ");
 }
 
