@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import uuid
 from typing import Any
 from urllib.parse import urlencode
@@ -12,6 +13,7 @@ from urllib.parse import urlencode
 import pytest
 from PIL import Image
 
+from shared.console import results as gallery
 from shared.console.http import CONTENT_SECURITY_POLICY
 from tests.robustness.conftest import Stack
 
@@ -220,3 +222,61 @@ def test_bad_requests_get_a_catalogue_message_and_change_nothing(
     assert got == status, answer
     assert answer["error"]["code"] == code
     assert answer["error"]["message"] and "Error" not in answer["error"]["message"]
+
+
+class CountingContainer:
+    """A real ContainerClient that counts the documents read through it."""
+
+    def __init__(self, container: Any) -> None:
+        self.container = container
+        self.downloads = 0
+        self.lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.container, name)
+
+    def download_blob(self, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            self.downloads += 1
+        return self.container.download_blob(*args, **kwargs)
+
+
+def test_a_gallery_page_reads_at_most_fifty_documents_whatever_the_filter(console_stack: Stack):
+    results = console_stack.container("RESULTS_CONTAINER")
+    document = {
+        "schemaVersion": 1,
+        "status": "ok",
+        "predictions": [{"tagName": "orange", "probability": 0.3}],
+    }
+    for i in range(55):
+        results.upload_blob(f"reads-{i:03d}.jpg.json", json.dumps(document).encode(), overwrite=True)
+    for params in ({}, {"status": "error"}, {"tag": "apple", "min": "0.99"}):
+        counting = CountingContainer(results)
+        page = gallery.page(counting, params)
+        assert counting.downloads == page["read"] == 50, params
+        assert page["continuation"]
+
+
+def test_the_review_queue_puts_the_least_sure_first_and_discard_can_be_undone(console_stack: Stack):
+    review = console_stack.container("REVIEW_CONTAINER")
+    results = console_stack.container("RESULTS_CONTAINER")
+    prefix = f"doubt-{uuid.uuid4().hex[:6]}"
+    for p in (0.9, 0.4, 0.6):
+        name = f"{prefix}/{p}.jpg"
+        review.upload_blob(name, photo(console_stack))
+        predictions = [{"tagName": "apple", "probability": p}, {"tagName": "banana", "probability": 1 - p}]
+        results.upload_blob(f"{name}.json", json.dumps({"status": "ok", "predictions": predictions}).encode())
+    status, queue, _ = api(console_stack, "GET", "review")
+    assert status == 200
+    ours = [item["name"] for item in queue["items"] if item["name"].startswith(prefix)]
+    assert ours == [f"{prefix}/0.4.jpg", f"{prefix}/0.6.jpg", f"{prefix}/0.9.jpg"]
+    first = next(item for item in queue["items"] if item["name"] == ours[0])
+    assert first["predictions"][0] == {"tagName": "apple", "probability": 0.4}
+    status, done, _ = api(console_stack, "POST", "review/discard", {"name": ours[0]})
+    assert status == 200 and not review.get_blob_client(ours[0]).exists()
+    assert ours[0] not in [i["name"] for i in api(console_stack, "GET", "review")[1]["items"]]
+    status, _, _ = api(console_stack, "POST", "undo", {"undo": done["undo"]})
+    assert status == 200
+    assert review.download_blob(ours[0]).readall() == photo(console_stack)
+    for name in ours:
+        review.delete_blob(name)
