@@ -12,7 +12,12 @@ import posixpath
 from dataclasses import dataclass
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.storage.blob import ContainerClient
 
 from shared.console.http import BadRequest, Conflict, NotFound
@@ -136,3 +141,22 @@ class Areas:
 def training_name(tag: str, source_name: str) -> str:
     """training/{tag}/{file}: the file part of the source name (folders dropped)."""
     return f"{tag}/{posixpath.basename(source_name)}"
+
+
+def list_page(
+    container: ContainerClient, token: str | None, size: int, prefix: str | None = None
+) -> tuple[list[str], str | None]:
+    """One page of blob names (one listing call) and the service's token for the next; a missing
+    container is an empty one; a token the service refuses is the caller's error."""
+    try:
+        pager = container.list_blobs(name_starts_with=prefix, results_per_page=size).by_page(token or None)
+        first = next(pager, None)
+        return ([b.name for b in first][:size] if first is not None else []), pager.continuation_token
+    except ResourceNotFoundError:
+        return [], None
+    except HttpResponseError as error:
+        if token and error.status_code == 400:
+            raise BadRequest(
+                "BadParameter", name="continuation", why="start again from the first page"
+            ) from None
+        raise

@@ -16,7 +16,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
-from shared.console.areas import check_name
+from shared.console.areas import check_name, list_page
 from shared.console.http import BadRequest, NotFound
 
 log = logging.getLogger(__name__)
@@ -99,17 +99,7 @@ def _probability(params: Mapping[str, str], name: str, default: float) -> float:
 
 def page(results: ContainerClient, params: Mapping[str, str]) -> dict[str, Any]:
     filters = Filters(params)
-    token = params.get("continuation") or None
-    names: list[str] = []
-    next_token = None
-    try:
-        pages = results.list_blobs(results_per_page=PAGE_SIZE).by_page(continuation_token=token)
-        first = next(pages, None)
-        if first is not None:
-            names = [b.name for b in first][:PAGE_SIZE]
-            next_token = pages.continuation_token
-    except ResourceNotFoundError:  # no results container yet: nothing classified
-        pass
+    names, next_token = list_page(results, params.get("continuation"), PAGE_SIZE)
     documents = read_documents(results, names)
     items = []
     for name in names:

@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
-
-from shared.console.areas import Areas, BlobAt, check_name, check_tag, training_name
+from shared.console.areas import Areas, BlobAt, check_name, check_tag, list_page, training_name
 from shared.console.http import BadRequest
 from shared.console.results import read_documents
 
@@ -28,17 +26,7 @@ def doubt(document: dict[str, Any] | None) -> float:
 
 
 def queue(areas: Areas, params: Mapping[str, str]) -> dict[str, Any]:
-    token = params.get("continuation") or None
-    names: list[str] = []
-    next_token = None
-    try:
-        pages = areas.containers["review"].list_blobs(results_per_page=REVIEW_WINDOW).by_page(token)
-        first = next(pages, None)
-        if first is not None:
-            names = [b.name for b in first][:REVIEW_WINDOW]
-            next_token = pages.continuation_token
-    except ResourceNotFoundError:  # nothing was ever sent to review
-        pass
+    names, next_token = list_page(areas.containers["review"], params.get("continuation"), REVIEW_WINDOW)
     documents = read_documents(areas.containers["results"], [f"{n}.json" for n in names])
     items = []
     for name in names:

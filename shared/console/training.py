@@ -11,7 +11,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.console.areas import Areas, BlobAt, check_name, check_tag, training_name
+from shared.console.areas import Areas, BlobAt, check_name, check_tag, list_page, training_name
 from shared.console.http import BadRequest
 
 SAMPLES_PER_TAG = 24
@@ -44,18 +44,9 @@ def tag_page(areas: Areas, params: Mapping[str, str]) -> dict[str, Any]:
     if not tag or "/" in tag:
         raise BadRequest("BadParameter", name="tag", why="a tag folder name")
     check_name(tag)
-    token = params.get("continuation") or None
-    names: list[str] = []
-    next_token = None
-    try:
-        pages = areas.containers["training"].list_blobs(name_starts_with=f"{tag}/", results_per_page=TAG_PAGE)
-        pager = pages.by_page(continuation_token=token)
-        first = next(pager, None)
-        if first is not None:
-            names = [b.name for b in first][:TAG_PAGE]
-            next_token = pager.continuation_token
-    except ResourceNotFoundError:
-        pass
+    names, next_token = list_page(
+        areas.containers["training"], params.get("continuation"), TAG_PAGE, f"{tag}/"
+    )
     return {"tag": tag, "items": names, "continuation": next_token}
 
 

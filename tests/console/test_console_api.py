@@ -280,3 +280,25 @@ def test_the_review_queue_puts_the_least_sure_first_and_discard_can_be_undone(co
     assert review.download_blob(ours[0]).readall() == photo(console_stack)
     for name in ours:
         review.delete_blob(name)
+
+
+@pytest.mark.parametrize("path", ["results", "review", "training/tag?tag=apple"])
+def test_a_made_up_continuation_token_is_never_a_server_error(console_stack: Stack, path):
+    """Azurite takes any marker (200); Azure Storage refuses a malformed one, which is answered 400."""
+    separator = "&" if "?" in path else "?"
+    status, answer, _ = api(console_stack, "GET", f"{path}{separator}continuation=not-a-token%21")
+    assert status in (200, 400), answer  # Azurite may take any marker as a name to start after
+    if status == 400:
+        assert answer["error"]["code"] == "BadParameter" and "'continuation'" in answer["error"]["message"]
+
+
+def test_a_blob_that_is_not_an_image_has_no_preview(console_stack: Stack):
+    name = f"not-an-image-{uuid.uuid4().hex[:6]}.jpg"
+    console_stack.container("REVIEW_CONTAINER").upload_blob(name, b"<svg onload=alert(1)>")
+    status, answer, headers = api(
+        console_stack, "GET", f"thumb?{urlencode({'area': 'review', 'name': name})}"
+    )
+    assert status == 422 and answer["error"]["code"] == "NotAnImage"
+    assert name in answer["error"]["message"]
+    assert headers["content-type"].startswith("application/json")
+    console_stack.container("REVIEW_CONTAINER").delete_blob(name)
