@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.pipeline.conftest import load_app  # noqa: F401  (the fixture, for the trigger metadata test)
 from tests.robustness.conftest import Stack, start_stack
 
 CHROMIUM = Path("/usr/bin/chromium")

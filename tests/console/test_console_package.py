@@ -26,3 +26,18 @@ def test_the_console_is_in_the_deployment_package():
     assert [f for f in files if ignored(f, patterns)] == []
     assert not ignored("shared/console/api.py", patterns)
     assert ignored("tests/console/conftest.py", patterns)  # the check itself can tell
+
+
+def test_only_the_static_page_is_anonymous(load_app):
+    from tests.pipeline.test_units import VALID
+
+    app = load_app(VALID)
+    triggers = {f.get_function_name(): f.get_trigger().get_dict_repr() for f in app.app.get_functions()}
+    page, data = triggers["console"], triggers["console_api"]
+    methods = [str(getattr(m, "value", m)) for m in page["methods"]]
+    assert (page["route"], methods, str(page["authLevel"].value)) == ("console/{*path}", ["GET"], "anonymous")
+    assert data["route"] == "console-api/{*path}" and str(data["authLevel"].value) == "function"
+    anonymous = [
+        name for name, t in triggers.items() if str(t.get("authLevel", "")).lower().endswith("anonymous")
+    ]
+    assert anonymous == ["console"]
