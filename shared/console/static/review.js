@@ -66,7 +66,8 @@ export async function render(main, { config, status }) {
       items.splice(index, 1);
       undo = { action: done.undo, item, at: index };
       last.textContent = describe(item, done);
-      draw();
+      if (!items.length && continuation) await load();  // the window is done: on to the next one
+      else draw();
     } catch (error) {
       status(error.message, "error");
     } finally {

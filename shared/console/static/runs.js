@@ -79,8 +79,11 @@ export async function render(main, { status }) {
   const button = el("button", { type: "button", id: "retrain-now", text: "Retrain now" });
   let stopped = false;
 
+  let latest = null;
+
   async function refresh() {
     const data = await api("runs");
+    latest = data.runs[0] || null;
     clear(content);
     if (data.projectProblem) content.append(el("p", { class: "message", text: data.projectProblem.message }));
     append(content,
@@ -105,20 +108,31 @@ export async function render(main, { status }) {
     return null;
   }
 
+  async function followToTheEnd(runId) {
+    button.disabled = true;
+    try {
+      const run = await follow(runId);
+      if (run) { status(`Retrain ${run.runId} ${run.status}.`); await refresh(); }
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
       const started = await app("retrain", { method: "POST" });
       status(started.started ? `Retrain ${started.runId} started.` : `Retrain ${started.runId} is already running: following it.`);
-      const run = await follow(started.runId);
-      if (run) { status(`Retrain ${run.runId} ${run.status}.`); await refresh(); }
+      await followToTheEnd(started.runId);
     } catch (error) {
       status(error.message, "error");
-    } finally {
       button.disabled = false;
     }
   });
   append(main, el("h2", { text: "Runs" }), el("div", { class: "actions" }, button), live, content);
   await refresh();
+  if (latest && !TERMINAL.has(latest.status)) {  // a run under way (started elsewhere): follow it too
+    followToTheEnd(latest.runId).catch((error) => status(error.message, "error"));
+  }
   return () => { stopped = true; };
 }
