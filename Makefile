@@ -9,6 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: install test lint fmt bench up down logs demo clean
 
 install: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
+	@test -x /usr/bin/chromium || echo "note: /usr/bin/chromium is missing, so the console's browser tests will skip (as root: apt-get install -y chromium)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt localvision/requirements.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

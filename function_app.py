@@ -72,3 +72,39 @@ def retrain_scheduled(timer: func.TimerRequest) -> None:
 @app.queue_trigger(arg_name="message", queue_name="%RETRAIN_QUEUE%", connection="PIPELINE_STORAGE")
 def retrain_worker(message: func.QueueMessage) -> None:
     pipeline.retrain_step(message.get_body().decode("utf-8", "replace"), message.dequeue_count or 1)
+
+
+# --- the console (docs/console.md): the page anonymous (it carries no data), its data calls with the key --
+from functools import cache  # noqa: E402
+
+from shared.console import ConsoleApi, ConsoleRequest, ConsoleResponse, serve_static  # noqa: E402
+
+
+@cache
+def _console_api() -> ConsoleApi:
+    return ConsoleApi(pipeline.settings, pipeline.storage, pipeline.customvision, lambda: pipeline.retrainer)
+
+
+def _console_http(reply: ConsoleResponse) -> func.HttpResponse:
+    return func.HttpResponse(
+        reply.body, status_code=reply.status, headers={**reply.headers, "Content-Type": reply.content_type}
+    )
+
+
+@app.function_name("console")
+@app.route(route="console/{*path}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def console(req: func.HttpRequest) -> func.HttpResponse:
+    return _console_http(serve_static(req.route_params.get("path") or "", req.url))
+
+
+@app.function_name("console_api")
+@app.route(route="console-api/{*path}", methods=["GET", "POST"])
+def console_api(req: func.HttpRequest) -> func.HttpResponse:
+    request = ConsoleRequest(
+        req.method,
+        req.route_params.get("path") or "",
+        dict(req.params),
+        {k.lower(): v for k, v in req.headers.items()},
+        req.get_body(),
+    )
+    return _console_http(_console_api().handle(request))

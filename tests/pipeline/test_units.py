@@ -95,7 +95,7 @@ def test_triggers_and_bindings(load_app):
     functions = {f.get_function_name(): f.get_trigger().get_dict_repr() for f in app.app.get_functions()}
     assert set(functions) == {
         "classify", "classify_poison", "classify_quick", "retrain", "retrain_status", "retrain_scheduled",
-        "retrain_worker",
+        "retrain_worker", "console", "console_api",
     }  # fmt: skip
     blob = functions["classify"]
     assert (blob["type"], blob["path"], blob["connection"], blob["source"]) == (

@@ -1,0 +1,133 @@
+"""The console's JSON API (GET/POST /api/console-api/{path}, function key): one route table, and every
+failure answered with a catalogue message (never a traceback; the log has the details)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+from shared.console import results, review, training
+from shared.console.areas import NEGATIVE_FOLDER, Areas
+from shared.console.catalogue import message_for
+from shared.console.http import (
+    ConsoleError,
+    ConsoleRequest,
+    ConsoleResponse,
+    error_reply,
+    json_reply,
+)
+from shared.console.project import Project
+from shared.console.thumbnails import thumbnail
+from shared.customvision import CustomVision
+from shared.errors import PipelineError, TransientError
+from shared.retrain import Retrainer
+from shared.settings import Settings
+from shared.storage import Storage
+
+log = logging.getLogger(__name__)
+Handler = Callable[[ConsoleRequest], Any]
+
+
+class ConsoleApi:
+    def __init__(
+        self, settings: Settings, storage: Storage, cv: CustomVision, retrainer: Callable[[], Retrainer]
+    ) -> None:
+        self.settings = settings
+        self.areas = Areas(settings, storage)
+        self.project = Project(cv, settings["PREDICTION_THRESHOLD"])
+        self._retrainer = retrainer
+
+    @cached_property
+    def routes(self) -> dict[tuple[str, str], Handler]:
+        areas = self.areas
+        return {
+            ("GET", "config"): lambda r: self.config(),
+            ("GET", "results"): lambda r: results.page(areas.containers["results"], r.params),
+            ("GET", "result"): lambda r: results.detail(
+                areas.containers["results"], r.params.get("name", "")
+            ),
+            ("POST", "result/label"): lambda r: review.label_result(
+                areas, r.text("name"), r.text("tag"), self.project.tag_folders()
+            ),
+            ("GET", "thumb"): lambda r: thumbnail(
+                areas,
+                r.params.get("area", ""),
+                r.params.get("name", ""),
+                r.params.get("size", "small"),
+                r.header("if-none-match"),
+            ),
+            ("GET", "review"): lambda r: review.queue(areas, r.params),
+            ("POST", "review/assign"): lambda r: review.assign(
+                areas, r.text("name"), r.text("tag"), self.project.tag_folders()
+            ),
+            ("POST", "review/discard"): lambda r: review.discard(areas, r.text("name")),
+            ("POST", "undo"): lambda r: review.undo(areas, r.json().get("undo")),
+            ("GET", "training"): lambda r: training.overview(areas),
+            ("GET", "training/tag"): lambda r: training.tag_page(areas, r.params),
+            ("POST", "training/move"): lambda r: training.move(
+                areas, r.text("name"), r.text("tag"), self.project.tag_folders()
+            ),
+            ("POST", "training/delete"): lambda r: training.delete(areas, r.text("name")),
+            ("GET", "runs"): lambda r: self.runs(),
+        }
+
+    def handle(self, request: ConsoleRequest) -> ConsoleResponse:
+        path = request.path.strip("/")
+        handler = self.routes.get((request.method.upper(), path))
+        if handler is None:
+            return error_reply(
+                404, "UnknownRoute", message_for("UnknownRoute", method=request.method, path=path[:100])
+            )
+        try:
+            answer = handler(request)
+        except ConsoleError as error:
+            return error_reply(error.status, error.code, error.message)
+        except TransientError as error:
+            log.warning("console %s %s: %s %s", request.method, path, error.code, error.message)
+            return error_reply(503, "CustomVisionUnavailable", message_for("CustomVisionUnavailable"))
+        except PipelineError as error:
+            return error_reply(409 if error.code == "ProjectNotFound" else 502, error.code, error.message)
+        except AzureError:
+            log.exception("console %s %s: storage call failed", request.method, path)
+            return error_reply(503, "StorageUnavailable", message_for("StorageUnavailable"))
+        except Exception:
+            log.exception("console %s %s failed", request.method, path)
+            return error_reply(500, "ConsoleFailed", message_for("ConsoleFailed"))
+        return answer if isinstance(answer, ConsoleResponse) else json_reply(answer)
+
+    def config(self) -> dict[str, Any]:
+        """What the page needs first: the tags (review keys 1..9 in this order) and the thresholds."""
+        try:
+            tags, problem = self.project.tags(), None
+        except PipelineError as error:
+            tags, problem = [], {"code": error.code, "message": error.message}
+        return {
+            "tags": tags,
+            "negativeFolder": NEGATIVE_FOLDER,
+            "predictionThreshold": self.settings["PREDICTION_THRESHOLD"],
+            "reviewThreshold": self.settings["REVIEW_THRESHOLD"],
+            "publishedName": self.settings["PUBLISHED_NAME"],
+            "classificationType": self.settings["CUSTOMVISION_CLASSIFICATION_TYPE"],
+            "projectProblem": problem,
+        }
+
+    def runs(self) -> dict[str, Any]:
+        """The latest run records and every iteration of the project with its metrics."""
+        try:
+            runs = self._retrainer().latest()
+        except ResourceNotFoundError:
+            runs = []
+        try:
+            iterations, problem = self.project.iterations(), None
+        except PipelineError as error:
+            iterations, problem = [], {"code": error.code, "message": error.message}
+        return {
+            "runs": runs,
+            "iterations": iterations,
+            "threshold": self.settings["PREDICTION_THRESHOLD"],
+            "projectProblem": problem,
+        }

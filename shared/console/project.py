@@ -1,0 +1,65 @@
+"""What the console needs from the Custom Vision project: its tags and its iterations' metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.console.areas import NEGATIVE_FOLDER
+from shared.customvision import CustomVision
+from shared.errors import PipelineError
+from shared.gate import metrics_of
+
+
+class Project:
+    def __init__(self, cv: CustomVision, threshold: float) -> None:
+        self.cv = cv
+        self.threshold = threshold
+
+    def tags(self) -> list[dict[str, Any]]:
+        """The project's tags, regular ones sorted by name (the review keys 1..9 follow this order)."""
+        pid = self.cv.project_id(create=False)
+        tags = self.cv.training(lambda t: t.get_tags(pid), "list tags")
+        rows = [
+            {"id": t.id, "name": t.name, "type": t.type or "Regular", "imageCount": t.image_count}
+            for t in tags
+        ]
+        return sorted(rows, key=lambda row: (row["type"] != "Regular", row["name"].lower()))
+
+    def tag_folders(self) -> set[str]:
+        """Training folders the console may file images under: the regular tags and the Negative folder."""
+        return {t["name"] for t in self.tags() if t["type"] == "Regular"} | {NEGATIVE_FOLDER}
+
+    def iterations(self) -> list[dict[str, Any]]:
+        """Every trained iteration, oldest first, with precision / recall / AP at the threshold."""
+        pid = self.cv.project_id(create=False)
+        found = self.cv.training(lambda t: t.get_iterations(pid), "list iterations")
+        rows = []
+        for iteration in sorted(found, key=lambda i: i.created):
+            row = {
+                "id": iteration.id,
+                "name": iteration.name,
+                "status": iteration.status,
+                "created": _iso(iteration.created),
+                "trainedAt": _iso(iteration.trained_at),
+                "publishedName": iteration.publish_name,
+                "metrics": None,
+            }
+            if iteration.status == "Completed":
+                try:
+                    performance = self.cv.training(
+                        lambda t, i=iteration: t.get_iteration_performance(
+                            pid, i.id, threshold=self.threshold
+                        ),
+                        "iteration performance",
+                    )
+                    row["metrics"] = metrics_of(performance, self.threshold)
+                except PipelineError as error:  # deleted meanwhile: show it without metrics
+                    row["error"] = error.message
+            rows.append(row)
+        return rows
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(value, "strftime") else str(value)

@@ -1,0 +1,63 @@
+// Building DOM without HTML strings: every text goes through textContent, every attribute through
+// setAttribute, so blob names, tag names and messages can never become markup.
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") node.className = value;
+    else if (name === "text") node.textContent = String(value);
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  append(node, ...children);
+  return node;
+}
+
+export function append(node, ...children) {
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export function clear(node) {
+  while (node.firstChild) node.firstChild.remove();
+  return node;
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+export function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (name === "text") node.textContent = String(value);
+    else node.setAttribute(name, String(value));
+  }
+  for (const child of children.flat()) if (child) node.append(child);
+  return node;
+}
+
+export function percent(p) {
+  return typeof p === "number" ? `${(p * 100).toFixed(1)}%` : "–";
+}
+
+export function fixed(value) {
+  return typeof value === "number" ? value.toFixed(3) : "–";
+}
+
+export function bars(predictions, limit = 10) {
+  const list = el("ol", { class: "bars" });
+  for (const p of (predictions || []).slice(0, limit)) {
+    const fill = el("span", { class: "fill" });
+    fill.style.width = `${Math.max(0, Math.min(1, Number(p.probability) || 0)) * 100}%`;
+    list.append(
+      el("li", { class: "bar" },
+        el("span", { class: "label", text: p.tagName }),
+        el("span", { class: "track" }, fill),
+        el("span", { class: "value", text: percent(p.probability) })),
+    );
+  }
+  return list;
+}
