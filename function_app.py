@@ -32,7 +32,11 @@ def _http(reply: Reply) -> func.HttpResponse:
 def classify(image: func.InputStream) -> None:
     properties = image.blob_properties or {}
     pipeline.classify_blob(
-        image.name, image.read(), properties.get("ETag"), properties.get("Length", image.length)
+        image.name,
+        image.read(),
+        properties.get("ETag"),
+        properties.get("Length", image.length),
+        properties.get("LastModified"),
     )
 
 
@@ -71,4 +75,10 @@ def retrain_scheduled(timer: func.TimerRequest) -> None:
 @app.function_name("retrain_worker")
 @app.queue_trigger(arg_name="message", queue_name="%RETRAIN_QUEUE%", connection="PIPELINE_STORAGE")
 def retrain_worker(message: func.QueueMessage) -> None:
-    pipeline.retrain_step(message.get_body().decode("utf-8", "replace"), message.dequeue_count or 1)
+    pipeline.retrain_step(message.get_body().decode("utf-8", "replace"))
+
+
+@app.function_name("retrain_poison")
+@app.queue_trigger(arg_name="message", queue_name="%RETRAIN_QUEUE%-poison", connection="PIPELINE_STORAGE")
+def retrain_poison(message: func.QueueMessage) -> None:
+    pipeline.retrain_poisoned(message.get_body().decode("utf-8", "replace"))

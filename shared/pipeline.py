@@ -1,6 +1,7 @@
 """The pipeline as the triggers see it: one object per app, built from validated settings.
 
-Clients are created on first use, so importing the app (and validating its settings) needs no network.
+Clients are created on first use, so importing the app (and validating its settings) needs no network;
+the app holds one Pipeline, so its clients, rate limit and project id are shared by every invocation.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from typing import Any
 
 from shared import api
 from shared.classify import Classifier
-from shared.customvision import CustomVision, customvision_for
+from shared.customvision import CustomVision
 from shared.retrain import Retrainer
 from shared.settings import Settings, load_settings
-from shared.storage import Storage, storage_for
+from shared.storage import Storage, connect
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,11 @@ class Pipeline:
 
     @cached_property
     def storage(self) -> Storage:
-        return storage_for(self.settings)
+        return connect(self.settings)
 
     @cached_property
     def customvision(self) -> CustomVision:
-        return customvision_for(self.settings)
+        return CustomVision(self.settings)
 
     @cached_property
     def classifier(self) -> Classifier:
@@ -50,11 +51,16 @@ class Pipeline:
     # --- one method per trigger ---------------------------------------------------------------------
 
     def classify_blob(
-        self, trigger_name: str, data: bytes, etag: str | None, size: int | None
+        self,
+        trigger_name: str,
+        data: bytes,
+        etag: str | None,
+        size: int | None,
+        last_modified: Any = None,
     ) -> dict | None:
-        """The blob trigger. ``etag``/``size`` from the trigger's blob properties, when it gave them."""
+        """The blob trigger. ``etag``/``size``/``last_modified`` from the trigger's blob properties."""
         name = self.classifier.blob_name(trigger_name)
-        blob = self.classifier.reference(name, etag, size if size is not None else len(data))
+        blob = self.classifier.reference(name, etag, size if size is not None else len(data), last_modified)
         if blob is None:
             log.info("images/%s is gone: nothing to classify", name)
             return None
@@ -62,12 +68,8 @@ class Pipeline:
 
     def classify_poisoned(self, body: str) -> dict | None:
         """The poison-queue trigger: the host gave up on a blob."""
-        try:
-            message = json.loads(body)
-        except ValueError:
-            log.warning("poison message is not JSON, ignored: %.200s", body)
-            return None
-        return self.classifier.record_poisoned(message) if isinstance(message, dict) else None
+        message = _message(body, "blob poison")
+        return self.classifier.record_poisoned(message) if message is not None else None
 
     def quick_test(self, body: bytes, content_type: str) -> api.Reply:
         return api.quick_test(self.classifier, self.settings, body, content_type)
@@ -81,14 +83,26 @@ class Pipeline:
     def retrain_status(self, run_id: str) -> api.Reply:
         return api.retrain_status(self.retrainer, run_id)
 
-    def retrain_scheduled(self) -> dict[str, Any] | None:
-        return self.retrainer.scheduled()
+    def retrain_scheduled(self) -> None:
+        self.retrainer.scheduled()
 
-    def retrain_step(self, body: str, dequeue_count: int) -> None:
-        try:
-            message = json.loads(body)
-        except ValueError:
-            log.warning("retrain message is not JSON, ignored: %.200s", body)
-            return
-        if isinstance(message, dict):
-            self.retrainer.handle(message, dequeue_count)
+    def retrain_step(self, body: str) -> None:
+        """The retrain queue trigger: advance the run the message names."""
+        message = _message(body, "retrain")
+        if message is not None:
+            self.retrainer.handle(message)
+
+    def retrain_poisoned(self, body: str) -> None:
+        """The retrain poison-queue trigger: the host gave up on a step; its run ends as failed."""
+        message = _message(body, "retrain poison")
+        if message is not None:
+            self.retrainer.poisoned(message)
+
+
+def _message(body: str, what: str) -> dict[str, Any] | None:
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):
+        log.warning("%s message is not JSON, ignored: %.200r", what, body)
+        return None
+    return message if isinstance(message, dict) else None
