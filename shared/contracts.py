@@ -154,9 +154,13 @@ def _object_schema(cls: type, defs: dict[str, Any]) -> dict[str, Any]:
     properties, required = {}, []
     for f in dataclasses.fields(cls):
         key = camel(f.name)
-        properties[key] = _schema(hints[f.name], defs)
-        if not f.metadata.get("omit_if_none"):
+        tp = hints[f.name]
+        if f.metadata.get("omit_if_none"):  # absent rather than null: the schema allows no null
+            options = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = options[0] if len(options) == 1 else tp
+        else:
             required.append(key)
+        properties[key] = _schema(tp, defs)
     out: dict[str, Any] = {"type": "object", "properties": properties, "required": required}
     out["additionalProperties"] = False
     if cls.__doc__:

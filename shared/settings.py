@@ -162,7 +162,7 @@ SETTINGS: tuple[Setting, ...] = (
     # Retrain
     Setting(
         "RETRAIN_SCHEDULE",
-        "Six-field NCRONTAB schedule of the scheduled retrain (UTC), checked with croniter.",
+        "Six-field NCRONTAB schedule of the scheduled retrain (UTC).",
         "0 0 3 * * *",
         p.ncrontab,
     ),

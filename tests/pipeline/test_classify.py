@@ -15,7 +15,15 @@ from azure.core.exceptions import ResourceNotFoundError
 from PIL import Image
 
 from shared.errors import TransientError
-from tests.pipeline.conftest import base_settings, blob_input, containers, train_and_publish, trainer, unique
+from tests.pipeline.conftest import (
+    base_settings,
+    blob_input,
+    containers,
+    read_document,
+    train_and_publish,
+    trainer,
+    unique,
+)
 
 ETAG = re.compile(r'^"?0x[0-9A-F]+"?$')
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -38,7 +46,7 @@ def settings(
 
 
 def result_of(stores: dict, name: str) -> dict:
-    return json.loads(stores["results"].download_blob(f"{name}.json").readall())
+    return read_document(stores["results"], f"{name}.json")
 
 
 def test_classifies_a_photo_into_a_complete_result_document(
@@ -244,7 +252,7 @@ def test_a_wrong_prediction_key_is_an_error_document_without_the_key(
     app.classify(blob_input(stores["images"], "x.jpg"))
 
     raw = stores["results"].download_blob("x.jpg.json").readall().decode()
-    assert json.loads(raw)["error"]["code"] == "AuthenticationFailed"
+    assert read_document(stores["results"], "x.jpg.json")["error"]["code"] == "AuthenticationFailed"
     assert "CUSTOMVISION_PREDICTION_KEY" in raw
     assert "wrong-key-value-123" not in raw
     assert (
