@@ -161,8 +161,8 @@ _ENTRIES = (
     ),
     Entry(
         "Abandoned",
-        "The run stopped updating for RETRAIN_STALE_MINUTES and was taken over by a newer one: the function's "
-        "log tells why it stopped; the newer run carries on",
+        "The run stopped updating for RETRAIN_STALE_MINUTES and was taken over by a newer one: the "
+        "function's log tells why it stopped; the newer run carries on",
     ),
     Entry(
         "StepFailed",

@@ -98,19 +98,19 @@ class ErrorInfo:
     retryable: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ResultDocument:
     """A classification: ``blob`` for stored results, ``source`` for the quick test."""
 
+    schema_version: Literal[1] = SCHEMA_VERSION
+    status: Literal["ok"] = "ok"
+    blob: BlobInfo | None = field(default=None, metadata=OMIT_IF_NONE)
+    source: QuickSource | None = field(default=None, metadata=OMIT_IF_NONE)
     model: ModelInfo
     threshold: float
     tags: list[str]
     predictions: list[Prediction]
     classified_at: str
-    blob: BlobInfo | None = field(default=None, metadata=OMIT_IF_NONE)
-    source: QuickSource | None = field(default=None, metadata=OMIT_IF_NONE)
-    schema_version: Literal[1] = SCHEMA_VERSION
-    status: Literal["ok"] = "ok"
     __schema_extra__ = _ONE_OF_SOURCE
 
     @property
@@ -118,16 +118,16 @@ class ResultDocument:
         return self.predictions[0].probability if self.predictions else 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ErrorDocument:
     """An image that could not be classified: what happened and what to do (shared.catalogue)."""
 
-    error: ErrorInfo
-    classified_at: str
-    blob: BlobInfo | None = field(default=None, metadata=OMIT_IF_NONE)
-    source: QuickSource | None = field(default=None, metadata=OMIT_IF_NONE)
     schema_version: Literal[1] = SCHEMA_VERSION
     status: Literal["error"] = "error"
+    blob: BlobInfo | None = field(default=None, metadata=OMIT_IF_NONE)
+    source: QuickSource | None = field(default=None, metadata=OMIT_IF_NONE)
+    error: ErrorInfo
+    classified_at: str
     __schema_extra__ = _ONE_OF_SOURCE
 
 
@@ -148,7 +148,5 @@ def error_document(error: PipelineError, blob: BlobInfo | None = None, source: Q
 
 
 def as_json(document: Document) -> dict[str, Any]:
-    """The document as written and answered: ordered like the schema, camelCase."""
-    data = encode(document)
-    head = {key: data.pop(key) for key in ("schemaVersion", "status")}
-    return {**head, **data}
+    """The document as written and answered (camelCase, in the order of the fields)."""
+    return encode(document)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from shared.contracts import encode
 
@@ -145,10 +145,11 @@ class Export:
     sha1: str | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunRecord:
     """One retrain cycle: sync -> train -> poll -> evaluate -> (publish) -> prune -> done."""
 
+    schema_version: Literal[1] = SCHEMA_VERSION
     run_id: str
     trigger: Trigger
     created_at: str
@@ -171,8 +172,6 @@ class RunRecord:
     pruned: list[str] = field(default_factory=list)
     polls: int = 0
     seq: int = 0
-    schema_version: Literal[1] = SCHEMA_VERSION
 
-    def as_json(self) -> dict:
-        data = encode(self)
-        return {"schemaVersion": data.pop("schemaVersion"), **data}
+    def as_json(self) -> dict[str, Any]:
+        return encode(self)
