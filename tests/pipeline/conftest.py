@@ -21,7 +21,7 @@ from azure.cognitiveservices.vision.customvision.training.models import (
     ImageFileCreateEntry,
 )
 from azure.storage.blob import BlobServiceClient, ContainerClient
-from azure.storage.queue import QueueClient, TextBase64DecodePolicy
+from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 from msrest.authentication import ApiKeyCredentials
 
 from shared.settings import SETTINGS, STORAGE_CONNECTION, STORAGE_IDENTITY_SUFFIXES
@@ -135,7 +135,10 @@ def run_worker(
     invocation makes its message visible again at once (the host would wait visibilityTimeout), and
     after 5 tries the message is poisoned: retrain_poison is invoked with it, as the host would."""
     queue = QueueClient.from_connection_string(
-        conn_str, queue_name, message_decode_policy=TextBase64DecodePolicy()
+        conn_str,
+        queue_name,
+        message_encode_policy=TextBase64EncodePolicy(),  # update_message sends the content again
+        message_decode_policy=TextBase64DecodePolicy(),
     )
     deadline = time.monotonic() + timeout
     invocations = 0
