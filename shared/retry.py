@@ -58,9 +58,9 @@ def call_with_retry(
             attempt += 1
             delay = backoff(attempt, error.retry_after)
             if clock() - start + delay > budget_seconds:
-                log.warning("%s: giving up after %d tries: %s", what, attempt, error.message)
+                log.warning("%s: %s; giving up after %d tries", what, error.code, attempt)
                 raise error from exc
-            log.info("%s: %s; retry %d in %.2f s", what, error.message, attempt, delay)
+            log.info("%s: %s; retry %d in %.2f s", what, error.code, attempt, delay)
             sleep(delay)
 
 
