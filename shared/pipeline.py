@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
-from functools import cached_property
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from shared import api
 from shared.classify import Classifier
@@ -19,11 +20,21 @@ from shared.settings import Settings, load_settings
 from shared.storage import Storage, connect
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Pipeline:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._parts: dict[str, Any] = {}
+        self._lock = threading.RLock()
+
+    def _once(self, name: str, make: Callable[[], T]) -> T:
+        """One instance per Pipeline, even when invocations on several threads ask at once."""
+        with self._lock:
+            if name not in self._parts:
+                self._parts[name] = make()
+            return self._parts[name]
 
     @classmethod
     def from_environment(cls) -> Pipeline:
@@ -32,21 +43,21 @@ class Pipeline:
         log.info("pipeline settings: %s", settings.redacted())
         return cls(settings)
 
-    @cached_property
+    @property
     def storage(self) -> Storage:
-        return connect(self.settings)
+        return self._once("storage", lambda: connect(self.settings))
 
-    @cached_property
+    @property
     def customvision(self) -> CustomVision:
-        return CustomVision(self.settings)
+        return self._once("customvision", lambda: CustomVision(self.settings))
 
-    @cached_property
+    @property
     def classifier(self) -> Classifier:
-        return Classifier(self.settings, self.storage, self.customvision)
+        return self._once("classifier", lambda: Classifier(self.settings, self.storage, self.customvision))
 
-    @cached_property
+    @property
     def retrainer(self) -> Retrainer:
-        return Retrainer(self.settings, self.storage, self.customvision)
+        return self._once("retrainer", lambda: Retrainer(self.settings, self.storage, self.customvision))
 
     # --- one method per trigger ---------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from azure.core.exceptions import ResourceModifiedError
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 from PIL import Image
 
@@ -394,7 +395,14 @@ def test_the_record_is_saved_before_its_message_and_stale_messages_are_dropped(
     retrainer = app.pipeline.retrainer
     for seq in (0, 2, "1"):
         retrainer.handle({"runId": run_id, "seq": seq})
-    assert status(app, run_id)["status"] == "queued" and status(app, run_id)["updatedAt"]
+    assert status(app, run_id)["status"] == "queued" and status(app, run_id)["seq"] == 1
+
+    # a record changed by someone else since it was read: its save fails, and no message is sent
+    run = retrainer.store.load(run_id)
+    retrainer.store.save(retrainer.store.load(run_id))
+    with pytest.raises(ResourceModifiedError):
+        retrainer._enqueue(run, 0)
+    assert len(queue.peek_messages(max_messages=5)) == 1 and status(app, run_id)["seq"] == 1
 
 
 def test_a_poisoned_step_fails_the_run_at_once_and_frees_the_next_cycle(
