@@ -6,9 +6,12 @@ SettingsError that names it.
 
 from __future__ import annotations
 
+from functools import cache
+
 import azure.functions as func
 
 from shared.api import Reply
+from shared.console import ConsoleApi, ConsoleRequest, ConsoleResponse, serve_static
 from shared.pipeline import Pipeline
 
 pipeline = Pipeline.from_environment()
@@ -32,7 +35,11 @@ def _http(reply: Reply) -> func.HttpResponse:
 def classify(image: func.InputStream) -> None:
     properties = image.blob_properties or {}
     pipeline.classify_blob(
-        image.name, image.read(), properties.get("ETag"), properties.get("Length", image.length)
+        image.name,
+        image.read(),
+        properties.get("ETag"),
+        properties.get("Length", image.length),
+        properties.get("LastModified"),
     )
 
 
@@ -71,15 +78,16 @@ def retrain_scheduled(timer: func.TimerRequest) -> None:
 @app.function_name("retrain_worker")
 @app.queue_trigger(arg_name="message", queue_name="%RETRAIN_QUEUE%", connection="PIPELINE_STORAGE")
 def retrain_worker(message: func.QueueMessage) -> None:
-    pipeline.retrain_step(message.get_body().decode("utf-8", "replace"), message.dequeue_count or 1)
+    pipeline.retrain_step(message.get_body().decode("utf-8", "replace"))
+
+
+@app.function_name("retrain_poison")
+@app.queue_trigger(arg_name="message", queue_name="%RETRAIN_QUEUE%-poison", connection="PIPELINE_STORAGE")
+def retrain_poison(message: func.QueueMessage) -> None:
+    pipeline.retrain_poisoned(message.get_body().decode("utf-8", "replace"))
 
 
 # --- the console (docs/console.md): the page anonymous (it carries no data), its data calls with the key --
-from functools import cache  # noqa: E402
-
-from shared.console import ConsoleApi, ConsoleRequest, ConsoleResponse, serve_static  # noqa: E402
-
-
 @cache
 def _console_api() -> ConsoleApi:
     return ConsoleApi(pipeline.settings, pipeline.storage, pipeline.customvision, lambda: pipeline.retrainer)

@@ -1,17 +1,24 @@
-"""The HTTP endpoints' logic, free of azure.functions: each handler returns a Reply."""
+"""The HTTP endpoints' logic, free of azure.functions: each handler returns a Reply.
+
+Every error reply is ``{"error": {"code", "message"}}`` with the catalogue's message (shared.catalogue).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import fetch
+from shared import catalogue, documents, fetch
 from shared.classify import Classifier
+from shared.documents import QuickSource
 from shared.errors import TransientError
 from shared.retrain import Retrainer
+from shared.run_record import Trigger
 from shared.settings import Settings
 
+log = logging.getLogger(__name__)
 # Error codes of a quick-test result and the HTTP status they are answered with.
 IMAGE_ERRORS = frozenset({"NotAnImage", "ImageTooSmall", "ImageTooLarge", "ImageAspectRatio"})
 MODEL_ERRORS = frozenset({"NoPublishedModel", "ProjectNotFound"})
@@ -27,8 +34,8 @@ class Reply:
         return json.dumps(self.body, indent=2, ensure_ascii=False)
 
 
-def problem(status: int, code: str, message: str) -> Reply:
-    return Reply(status, {"error": {"code": code, "message": message}})
+def problem(status: int, code: str, **values: str | int | float) -> Reply:
+    return Reply(status, {"error": {"code": code, "message": catalogue.text(code, **values)}})
 
 
 def status_url(request_url: str, run_id: str) -> str:
@@ -41,57 +48,70 @@ def status_url(request_url: str, run_id: str) -> str:
 
 def retrain_start(retrainer: Retrainer, request_url: str) -> Reply:
     """202 with a new run; 200 with the running one when a cycle is already under way."""
-    started, run = retrainer.start("http")
-    url = status_url(request_url, run["runId"])
-    body = {"runId": run["runId"], "status": run["status"], "statusUrl": url, "started": started}
-    return Reply(202 if started else 200, body, {"Location": url})
+    started = retrainer.start(Trigger.HTTP)
+    url = status_url(request_url, started.run_id)
+    body = {
+        "runId": started.run_id,
+        "status": started.status.value,
+        "statusUrl": url,
+        "started": started.started,
+    }
+    return Reply(202 if started.started else 200, body, {"Location": url})
 
 
 def retrain_runs(retrainer: Retrainer) -> Reply:
-    return Reply(200, {"runs": retrainer.latest()})
+    return Reply(200, {"runs": [run.as_json() for run in retrainer.latest()]})
 
 
 def retrain_status(retrainer: Retrainer, run_id: str) -> Reply:
     run = retrainer.get(run_id)
     if run is None:
-        return problem(
-            404, "RunNotFound", f"No retrain run {run_id!r}: GET /api/retrain lists the latest runs"
-        )
-    return Reply(200, run)
+        return problem(404, "RunNotFound")
+    return Reply(200, run.as_json())
+
+
+def _requested_url(body: bytes) -> str | None:
+    """The "url" of a JSON body, or None when the body does not parse, is too deep, or has none."""
+    try:
+        request = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the parser goes
+        log.info("quick test: body is not JSON: %s", type(exc).__name__)
+        return None
+    url = request.get("url") if isinstance(request, dict) else None
+    return url if isinstance(url, str) and url else None
 
 
 def quick_test(classifier: Classifier, settings: Settings, body: bytes, content_type: str) -> Reply:
     """Classify POSTed image bytes, or JSON {"url": ...}; answer the result document, store nothing."""
-    limit = settings["QUICKTEST_MAX_BYTES"]
+    limit = settings.quicktest_max_bytes
     if len(body) > limit:
-        return problem(413, "ImageTooLarge", f"The body is larger than {limit} bytes (QUICKTEST_MAX_BYTES)")
+        return problem(413, "ImageTooLarge", limit=f"{limit} bytes, QUICKTEST_MAX_BYTES")
     if not body:
-        return problem(400, "EmptyBody", 'POST image bytes, or JSON {"url": "https://..."}')
+        return problem(400, "EmptyBody")
     if content_type.split(";")[0].strip().lower() == "application/json":
+        url = _requested_url(body)
+        if url is None:
+            return problem(400, "BadJson")
         try:
-            request = json.loads(body)
-        except ValueError as exc:
-            return problem(
-                400, "BadJson", f'The body is not valid JSON ({exc}): send {{"url": "https://..."}}'
-            )
-        url = request.get("url") if isinstance(request, dict) else None
-        if not isinstance(url, str) or not url:
-            return problem(400, "BadJson", 'The JSON needs a "url" string: {"url": "https://..."}')
-        try:
-            data = fetch.fetch_image(url, max_bytes=limit, timeout=settings["QUICKTEST_URL_TIMEOUT_SECONDS"])
+            data = fetch.fetch_image(url, max_bytes=limit, timeout=settings.quicktest_url_timeout_seconds)
         except fetch.FetchError as error:
-            return problem(error.status, error.code, error.message)
-        source: dict[str, Any] = {"url": url, "size": len(data)}
+            log.info("quick test: fetching the URL failed: %s %s", error.code, error.message)
+            if error.code == "ImageTooLarge":
+                return problem(error.status, "ImageTooLarge", limit=f"{limit} bytes, QUICKTEST_MAX_BYTES")
+            known = error.code in catalogue.CATALOGUE and not catalogue.CATALOGUE[error.code].placeholders
+            return problem(error.status, error.code if known else "UrlFetchFailed")
+        source = QuickSource(size=len(data), url=url)
     else:
         data = body
-        source = {"upload": True, "size": len(data)}
+        source = QuickSource(size=len(data), upload=True)
     try:
         document = classifier.quick_test(data, source)
     except TransientError as error:
         retry = str(int(error.retry_after or 5))
-        return Reply(503, {"error": error.as_dict()}, {"Retry-After": retry})
-    if document["status"] == "ok":
-        return Reply(200, document)
-    code = document["error"]["code"]
+        body_ = {"error": {"code": error.code, "message": error.message, "retryable": True}}
+        return Reply(503, body_, {"Retry-After": retry})
+    if isinstance(document, documents.ResultDocument):
+        return Reply(200, documents.as_json(document))
+    code = document.error.code
     status = 422 if code in IMAGE_ERRORS else 409 if code in MODEL_ERRORS else 502
-    return Reply(status, document)
+    return Reply(status, documents.as_json(document))

@@ -1,20 +1,22 @@
 """Classify images: blobs from the images container (one result document each) and the quick test.
 
-Idempotency: the result document carries the image blob's ETag. A run for a blob whose document already
-has that ETag changes nothing, and documents are only ever written conditionally (create-if-absent or
-replace-if-unchanged), so two concurrent runs for the same blob version cannot write two answers.
+Idempotency and order: the result document records the image blob's ETag and last-modified time. A run
+for a blob whose document already answers that ETag changes nothing; documents are only written
+conditionally (create-if-absent or replace-if-unchanged); and a document never replaces one for a newer
+version of the blob (``replaces``), whatever order the runs finish in.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
 from shared import documents, imaging
 from shared.customvision import CustomVision
+from shared.documents import BlobInfo, Document, QuickSource
 from shared.errors import PermanentError, TransientError
 from shared.settings import Settings
 from shared.storage import JsonBlob, Storage, ensure_container, read_json, write_json
@@ -23,56 +25,83 @@ log = logging.getLogger(__name__)
 WRITE_ATTEMPTS = 5
 
 
-@dataclass(frozen=True)
-class BlobRef:
-    container: str
-    name: str
-    etag: str
-    size: int | None
+def replaces(ours: BlobInfo, stored: dict[str, Any], current_etag: Callable[[], str | None]) -> bool:
+    """Whether a document for ``ours`` may replace the ``stored`` document.
+
+    Same version: only a retryable error is replaced. Another version: the later last-modified time
+    wins; when the times cannot tell (equal to the second, or unknown) the blob's current ETag decides,
+    as ETags are not ordered.
+    """
+    theirs = stored.get("blob") or {}
+    if theirs.get("etag") == ours.etag:
+        return stored.get("status") == "error" and bool((stored.get("error") or {}).get("retryable"))
+    mine, other = ours.last_modified, theirs.get("lastModified")
+    if mine and other and mine != other:
+        return mine > other  # same fixed-width UTC format: text order is time order
+    return current_etag() == ours.etag
 
 
 class Classifier:
+    """Turns an image into a result document with the published Custom Vision model."""
+
     def __init__(self, settings: Settings, storage: Storage, cv: CustomVision) -> None:
         self.settings = settings
-        self.storage = storage
         self.cv = cv
-        self.images = storage.container(settings["IMAGES_CONTAINER"])
-        self.results = storage.container(settings["RESULTS_CONTAINER"])
-        self.review = storage.container(settings["REVIEW_CONTAINER"])
+        self.images = storage.container(settings.images_container)
+        self.results = storage.container(settings.results_container)
+        self.review = storage.container(settings.review_container)
 
     # --- the blob trigger ---------------------------------------------------------------------------
 
     def blob_name(self, trigger_name: str) -> str:
         """The blob's name inside the images container (the host passes "images/<name>")."""
-        prefix = self.settings["IMAGES_CONTAINER"] + "/"
+        prefix = self.settings.images_container + "/"
         return trigger_name[len(prefix) :] if trigger_name.startswith(prefix) else trigger_name
 
-    def reference(self, name: str, etag: str | None, size: int | None) -> BlobRef | None:
+    def reference(
+        self, name: str, etag: str | None, size: int | None, last_modified: Any = None
+    ) -> BlobInfo | None:
         """The blob version being processed; reads its properties only when the trigger gave no ETag."""
         if etag is None:
             try:
                 props = self.images.get_blob_client(name).get_blob_properties()
             except ResourceNotFoundError:
                 return None
-            etag, size = props.etag, props.size
-        return BlobRef(self.settings["IMAGES_CONTAINER"], name, etag, size)
+            etag, size, last_modified = props.etag, props.size, props.last_modified
+        container = self.settings.images_container
+        return BlobInfo(container, name, etag, size, documents.parse_last_modified(last_modified))
 
-    def classify_blob(self, blob: BlobRef, data: bytes) -> dict[str, Any]:
-        """Classify one blob version and write its result document; return the document now stored."""
-        doc_name = f"{blob.name}.json"
-        existing = read_json(self.results, doc_name)
-        if existing and self._settled(existing.data, blob.etag):
-            log.info("results/%s already holds ETag %s: nothing to do", doc_name, blob.etag)
-            return existing.data
-        source = documents.blob_info(blob.container, blob.name, blob.etag, blob.size)
+    def _current_etag(self, name: str) -> str | None:
         try:
-            document = self._classify(data, source, "blob")
+            return self.images.get_blob_client(name).get_blob_properties().etag
+        except ResourceNotFoundError:
+            return None
+
+    def classify_blob(self, blob: BlobInfo, data: bytes) -> dict[str, Any]:
+        """Classify one blob version and write its result document; return the document now stored."""
+        doc_name = documents.document_name(blob.name)
+        existing = read_json(self.results, doc_name)
+        if existing and not replaces(blob, existing.data, lambda: self._current_etag(blob.name)):
+            log.info("results/%s already answers this or a newer version: nothing to do", doc_name)
+            return existing.data
+        if doc_name != f"{blob.name}.json":
+            error = PermanentError("NameTooLong", length=len(blob.name), limit=documents.MAX_BLOB_NAME,
+                                   maximum=documents.MAX_BLOB_NAME - len(".json"))  # fmt: skip
+            log.warning(
+                "images/%.80s... (%d characters): NameTooLong, results/%s",
+                blob.name,
+                len(blob.name),
+                doc_name,
+            )
+            return self._store(doc_name, documents.error_document(error, blob=blob), existing)
+        try:
+            document: Document = self._classify(data, blob=blob)
         except PermanentError as error:
-            log.warning("%s (ETag %s): %s %s", blob.name, blob.etag, error.code, error.message)
-            document = documents.error_document(source=source, source_key="blob", error=error)
+            log.warning("%s (ETag %s): %s", blob.name, blob.etag, error.code)
+            document = documents.error_document(error, blob=blob)
         if (
-            document["status"] == "ok"
-            and documents.top_probability(document) < self.settings["REVIEW_THRESHOLD"]
+            isinstance(document, documents.ResultDocument)
+            and document.top_probability < self.settings.review_threshold
         ):
             ensure_container(self.review)
             self.review.upload_blob(blob.name, data, overwrite=True)
@@ -84,12 +113,14 @@ class Classifier:
         Nothing is written when the message is about another container, when the document for that
         ETag exists, or when the blob has since changed or gone (a newer version has its own run).
         """
-        if message.get("ContainerName") != self.settings["IMAGES_CONTAINER"]:
+        if message.get("ContainerName") != self.settings.images_container:
             return None
-        name, etag = message.get("BlobName", ""), message.get("ETag", "")
-        doc_name = f"{name}.json"
+        name, etag = message.get("BlobName"), message.get("ETag")
+        if not isinstance(name, str) or not isinstance(etag, str) or not name:
+            return None
+        doc_name = documents.document_name(name)
         existing = read_json(self.results, doc_name)
-        if existing and existing.data.get("blob", {}).get("etag") == etag:
+        if existing and (existing.data.get("blob") or {}).get("etag") == etag:
             return None
         try:
             props = self.images.get_blob_client(name).get_blob_properties()
@@ -97,78 +128,68 @@ class Classifier:
             return None
         if props.etag != etag:
             return None
-        error = TransientError(
-            "RetriesExhausted",
-            "Classification failed on every try (Custom Vision throttled, failed or could not be reached;"
-            " the function's logs have each error). Upload the image again to retry once the service is"
-            " healthy.",
-        )
-        source = documents.blob_info(self.settings["IMAGES_CONTAINER"], name, etag, props.size)
-        return self._store(
-            doc_name, documents.error_document(source=source, source_key="blob", error=error), existing
-        )
+        blob = self.reference(name, props.etag, props.size, props.last_modified)
+        document = documents.error_document(TransientError("RetriesExhausted"), blob=blob)
+        return self._store(doc_name, document, existing)
 
     # --- the quick test ------------------------------------------------------------------------------
 
-    def quick_test(self, data: bytes, source: dict[str, Any]) -> dict[str, Any]:
+    def quick_test(self, data: bytes, source: QuickSource) -> Document:
         """Classify without storing anything; permanent errors come back as error documents."""
         try:
-            return self._classify(data, source, "source")
+            return self._classify(data, source=source)
         except PermanentError as error:
-            return documents.error_document(source=source, source_key="source", error=error)
+            return documents.error_document(error, source=source)
 
     # --- shared -------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _settled(document: dict[str, Any], etag: str) -> bool:
-        """True when the document answers this ETag for good (a retryable error may be replaced)."""
-        if document.get("blob", {}).get("etag") != etag:
-            return False
-        return not (document.get("status") == "error" and document.get("error", {}).get("retryable"))
-
-    def _classify(self, data: bytes, source: dict[str, Any], source_key: str) -> dict[str, Any]:
+    def _classify(
+        self, data: bytes, blob: BlobInfo | None = None, source: QuickSource | None = None
+    ) -> documents.ResultDocument:
         image = imaging.normalise(data, imaging.PREDICTION_MAX_BYTES)
         if image.changes:
-            log.info("%s: %s", source.get("name") or source_key, "; ".join(image.changes))
+            log.info("%s: %s", blob.name if blob else "quick test", "; ".join(image.changes))
         project_id = self.cv.project_id(create=False)
-        published = self.settings["PUBLISHED_NAME"]
+        published = self.settings.published_name
         try:
             result = self.cv.prediction(
                 lambda p: p.classify_image_with_no_store(project_id, published, image.data), "classify"
             )
         except PermanentError as error:
             raise self._explain(error, project_id) from error
-        return documents.ok_document(
+        threshold = self.settings.prediction_threshold
+        predictions = documents.predictions_of(result)
+        return documents.ResultDocument(
+            model=documents.ModelInfo(project_id, published, result.iteration),
+            threshold=threshold,
+            tags=[p.tag_name for p in predictions if p.probability >= threshold],
+            predictions=predictions,
+            classified_at=documents.utc_now(),
+            blob=blob,
             source=source,
-            source_key=source_key,
-            project_id=project_id,
-            published_name=published,
-            iteration_id=result.iteration,
-            threshold=self.settings["PREDICTION_THRESHOLD"],
-            predictions=documents.predictions_of(result),
         )
 
     def _explain(self, error: PermanentError, project_id: str) -> PermanentError:
         """Turn the service's codes into what the user has to do."""
-        if error.code != "NotFoundIteration":
+        if error.service_code != "NotFoundIteration":
             return error
         self.cv.verify_project()  # a missing project raises ProjectNotFound naming the setting
         return PermanentError(
-            "NoPublishedModel",
-            f"No iteration is published as {self.settings['PUBLISHED_NAME']!r} (PUBLISHED_NAME) in project "
-            f"{project_id}: run a retrain cycle (POST /api/retrain) or publish an iteration under that name",
+            "NoPublishedModel", publishedName=self.settings.published_name, projectId=project_id
         )
 
-    def _store(self, doc_name: str, document: dict[str, Any], existing: JsonBlob | None) -> dict[str, Any]:
-        """Write conditionally; if another run wrote meanwhile, keep its document when it has our ETag."""
-        etag = document["blob"]["etag"]
+    def _store(self, doc_name: str, document: Document, existing: JsonBlob | None) -> dict[str, Any]:
+        """Write conditionally; if another run wrote meanwhile, keep its document unless ours replaces it."""
+        ours = document.blob
+        assert ours is not None
+        body = documents.as_json(document)
         ensure_container(self.results)
         for _ in range(WRITE_ATTEMPTS):
+            if existing and not replaces(ours, existing.data, lambda: self._current_etag(ours.name)):
+                return existing.data
             try:
-                write_json(self.results, doc_name, document, if_match=existing.etag if existing else None)
-                return document
+                write_json(self.results, doc_name, body, if_match=existing.etag if existing else None)
+                return body
             except (ResourceExistsError, ResourceModifiedError):
                 existing = read_json(self.results, doc_name)
-                if existing and self._settled(existing.data, etag):
-                    return existing.data
         raise RuntimeError(f"results/{doc_name} kept changing under us; the host will retry")

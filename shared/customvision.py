@@ -35,30 +35,30 @@ class CustomVision:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        timeout = settings["CUSTOMVISION_TIMEOUT_SECONDS"]
+        timeout = settings.customvision_timeout_seconds
         self.trainer = CustomVisionTrainingClient(
-            settings["CUSTOMVISION_TRAINING_ENDPOINT"],
-            ApiKeyCredentials(in_headers={"Training-key": settings["CUSTOMVISION_TRAINING_KEY"]}),
+            settings.customvision_training_endpoint,
+            ApiKeyCredentials(in_headers={"Training-key": settings.customvision_training_key}),
         )
         self.predictor = CustomVisionPredictionClient(
-            settings["CUSTOMVISION_PREDICTION_ENDPOINT"],
-            ApiKeyCredentials(in_headers={"Prediction-key": settings["CUSTOMVISION_PREDICTION_KEY"]}),
+            settings.customvision_prediction_endpoint,
+            ApiKeyCredentials(in_headers={"Prediction-key": settings.customvision_prediction_key}),
         )
         _configure(self.trainer, timeout)
         _configure(self.predictor, timeout)
-        self._limiter = limiter_for(settings["PREDICTION_MAX_TPS"])
-        self._project_id: str | None = settings["CUSTOMVISION_PROJECT_ID"]
+        self._limiter = limiter_for(settings.prediction_max_tps)
+        self._project_id: str | None = settings.customvision_project_id
         self._project_lock = threading.Lock()
 
-    def _classifier(self, key_setting: str) -> Callable[[Exception], PipelineError | None]:
-        project_id = self.settings["CUSTOMVISION_PROJECT_ID"]
+    def _error_mapper(self, key_setting: str) -> Callable[[Exception], PipelineError | None]:
+        project_id = self.settings.customvision_project_id
         return lambda exc: from_customvision(exc, key_setting=key_setting, project_id=project_id)
 
     def training(self, fn: Callable[[CustomVisionTrainingClient], T], what: str) -> T:
         return call_with_retry(
             lambda: fn(self.trainer),
-            self._classifier("CUSTOMVISION_TRAINING_KEY"),
-            budget_seconds=self.settings["TRANSIENT_RETRY_SECONDS"],
+            self._error_mapper("CUSTOMVISION_TRAINING_KEY"),
+            budget_seconds=self.settings.transient_retry_seconds,
             what=what,
         )
 
@@ -69,8 +69,8 @@ class CustomVision:
 
         return call_with_retry(
             limited,
-            self._classifier("CUSTOMVISION_PREDICTION_KEY"),
-            budget_seconds=self.settings["TRANSIENT_RETRY_SECONDS"],
+            self._error_mapper("CUSTOMVISION_PREDICTION_KEY"),
+            budget_seconds=self.settings.transient_retry_seconds,
             what=what,
         )
 
@@ -87,18 +87,14 @@ class CustomVision:
         self.training(lambda t: t.get_project(pid), "get project")
 
     def _find_project(self, create: bool) -> str:
-        name = self.settings["CUSTOMVISION_PROJECT_NAME"]
+        name = self.settings.customvision_project_name
         for project in self.training(lambda t: t.get_projects(), "list projects"):
             if project.name == name:
                 return project.id
         if not create:
-            raise PermanentError(
-                "ProjectNotFound",
-                f"No Custom Vision project is named {name!r} (CUSTOMVISION_PROJECT_NAME): run a retrain "
-                "cycle to create it, or set CUSTOMVISION_PROJECT_ID",
-            )
+            raise PermanentError("ProjectNotFound", setting="CUSTOMVISION_PROJECT_NAME", value=name)
         domain_id = self._domain_id()
-        kind = self.settings["CUSTOMVISION_CLASSIFICATION_TYPE"]
+        kind = self.settings.customvision_classification_type
         project = self.training(
             lambda t: t.create_project(name, domain_id=domain_id, classification_type=kind), "create project"
         )
@@ -106,12 +102,12 @@ class CustomVision:
             "Created Custom Vision project %r (%s, %s domain)",
             name,
             kind,
-            self.settings["CUSTOMVISION_DOMAIN"],
+            self.settings.customvision_domain,
         )
         return project.id
 
     def _domain_id(self) -> str:
-        wanted = self.settings["CUSTOMVISION_DOMAIN"]
+        wanted = self.settings.customvision_domain
         domains = [
             d for d in self.training(lambda t: t.get_domains(), "list domains") if d.type == "Classification"
         ]
@@ -119,20 +115,4 @@ class CustomVision:
             if domain.name.lower() == wanted.lower():
                 return domain.id
         names = ", ".join(sorted(d.name for d in domains))
-        raise PermanentError(
-            "DomainNotFound",
-            f"CUSTOMVISION_DOMAIN={wanted!r} is not a classification domain here; use one of: {names}",
-        )
-
-
-_cache: dict[int, CustomVision] = {}
-_cache_lock = threading.Lock()
-
-
-def customvision_for(settings: Settings) -> CustomVision:
-    """One CustomVision per Settings object per process (clients, rate limit and project id shared)."""
-    with _cache_lock:
-        key = id(settings)
-        if key not in _cache:
-            _cache[key] = CustomVision(settings)
-        return _cache[key]
+        raise PermanentError("DomainNotFound", domain=wanted, choices=names)

@@ -1,66 +1,152 @@
-"""The result document: one JSON per input image, written to results/{name}.json (schema version 1)."""
+"""The result document (one JSON per input image, results/{name}.json) and the error document.
+
+Both are typed here and published as JSON Schema (docs/schemas/, see docs/contracts.md).
+``schemaVersion`` rises only when a change would break a reader (a field removed, renamed or retyped);
+adding an optional field keeps it.
+"""
 
 from __future__ import annotations
 
+import email.utils
+import hashlib
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
+from shared.contracts import OMIT_IF_NONE, encode
 from shared.errors import PipelineError
 
 SCHEMA_VERSION = 1
+# Azure refuses blob names over 1,024 characters; a longer result name is replaced by a hashed one.
+MAX_BLOB_NAME = 1024
+LONG_NAMES_PREFIX = "long-names/"
+_ONE_OF_SOURCE = {"oneOf": [{"required": ["blob"]}, {"required": ["source"]}]}
 
 
 def utc_now() -> str:
     """An ISO-8601 UTC timestamp with seconds, e.g. 2026-11-25T02:00:00Z."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamp(datetime.now(UTC))
 
 
-def blob_info(container: str, name: str, etag: str, size: int | None) -> dict[str, Any]:
-    return {"container": container, "name": name, "etag": etag, "size": size}
+def timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def predictions_of(result: Any) -> list[dict[str, Any]]:
-    """The SDK's ImagePrediction.predictions as camelCase dicts, highest probability first."""
+def parse_last_modified(value: Any) -> str | None:
+    """A blob's last-modified time (datetime, ISO-8601 or HTTP date) as a document timestamp, or None."""
+    if isinstance(value, datetime):
+        return timestamp(value if value.tzinfo else value.replace(tzinfo=UTC))
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+    return timestamp(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+def document_name(image_name: str) -> str:
+    """Where an image's result document goes: {name}.json, or long-names/{sha256 of name}.json when that
+    would pass Azure's blob-name limit (the document's blob.name still holds the full name)."""
+    name = f"{image_name}.json"
+    if len(name) <= MAX_BLOB_NAME:
+        return name
+    return f"{LONG_NAMES_PREFIX}{hashlib.sha256(image_name.encode()).hexdigest()}.json"
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """The image blob version a document answers."""
+
+    container: str
+    name: str
+    etag: str
+    size: int | None
+    last_modified: str | None = field(default=None, metadata=OMIT_IF_NONE)
+
+
+@dataclass(frozen=True)
+class QuickSource:
+    """What POST /api/classify classified: an uploaded body or a fetched URL."""
+
+    size: int
+    url: str | None = field(default=None, metadata=OMIT_IF_NONE)
+    upload: bool | None = field(default=None, metadata=OMIT_IF_NONE)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    project_id: str
+    published_name: str
+    iteration_id: str | None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    tag_name: str
+    tag_id: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    code: str
+    message: str
+    retryable: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResultDocument:
+    """A classification: ``blob`` for stored results, ``source`` for the quick test."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    status: Literal["ok"] = "ok"
+    blob: BlobInfo | None = field(default=None, metadata=OMIT_IF_NONE)
+    source: QuickSource | None = field(default=None, metadata=OMIT_IF_NONE)
+    model: ModelInfo
+    threshold: float
+    tags: list[str]
+    predictions: list[Prediction]
+    classified_at: str
+    __schema_extra__ = _ONE_OF_SOURCE
+
+    @property
+    def top_probability(self) -> float:
+        return self.predictions[0].probability if self.predictions else 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorDocument:
+    """An image that could not be classified: what happened and what to do (shared.catalogue)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    status: Literal["error"] = "error"
+    blob: BlobInfo | None = field(default=None, metadata=OMIT_IF_NONE)
+    source: QuickSource | None = field(default=None, metadata=OMIT_IF_NONE)
+    error: ErrorInfo
+    classified_at: str
+    __schema_extra__ = _ONE_OF_SOURCE
+
+
+Document = ResultDocument | ErrorDocument
+
+
+def predictions_of(result: Any) -> list[Prediction]:
+    """The SDK's ImagePrediction.predictions, highest probability first."""
     rows = [
-        {"tagName": p.tag_name, "tagId": p.tag_id, "probability": round(float(p.probability), 6)}
-        for p in result.predictions or []
+        Prediction(p.tag_name, p.tag_id, round(float(p.probability), 6)) for p in result.predictions or []
     ]
-    return sorted(rows, key=lambda row: (-row["probability"], row["tagName"]))
+    return sorted(rows, key=lambda row: (-row.probability, row.tag_name))
 
 
-def ok_document(
-    *,
-    source: dict[str, Any],
-    source_key: str,
-    project_id: str,
-    published_name: str,
-    iteration_id: str | None,
-    threshold: float,
-    predictions: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """A classification; ``source_key`` is "blob" for stored results, "source" for the quick test."""
-    return {
-        "schemaVersion": SCHEMA_VERSION,
-        "status": "ok",
-        source_key: source,
-        "model": {"projectId": project_id, "publishedName": published_name, "iterationId": iteration_id},
-        "threshold": threshold,
-        "tags": [p["tagName"] for p in predictions if p["probability"] >= threshold],
-        "predictions": predictions,
-        "classifiedAt": utc_now(),
-    }
+def error_document(error: PipelineError, blob: BlobInfo | None = None, source: QuickSource | None = None):
+    info = ErrorInfo(error.code, error.message, error.retryable)
+    return ErrorDocument(error=info, classified_at=utc_now(), blob=blob, source=source)
 
 
-def error_document(*, source: dict[str, Any], source_key: str, error: PipelineError) -> dict[str, Any]:
-    return {
-        "schemaVersion": SCHEMA_VERSION,
-        "status": "error",
-        source_key: source,
-        "error": error.as_dict(),
-        "classifiedAt": utc_now(),
-    }
-
-
-def top_probability(document: dict[str, Any]) -> float:
-    predictions = document.get("predictions") or []
-    return predictions[0]["probability"] if predictions else 0.0
+def as_json(document: Document) -> dict[str, Any]:
+    """The document as written and answered (camelCase, in the order of the fields)."""
+    return encode(document)

@@ -2,25 +2,35 @@
 
 A permanent error ends in an error document (or a failed run) and is not retried; a transient one is
 retried inside the call (shared.retry) and then raised, so the Functions host retries the invocation.
+Every error's message comes from shared.catalogue; what only an engineer needs goes to the log.
 """
 
 from __future__ import annotations
 
+import logging
+
 from msrest.exceptions import ClientRequestError, HttpOperationError
+
+from shared import catalogue
+
+log = logging.getLogger(__name__)
 
 
 class PipelineError(Exception):
-    """An error with a stable ``code`` that goes into result documents and run records."""
+    """An error with a catalogue ``code`` and message, as written into documents and run records.
+
+    ``service_code`` keeps Custom Vision's own error code (e.g. BadRequestTrainingNotNeeded) for the
+    code that reacts to it; it is shown only through a catalogue placeholder.
+    """
 
     retryable = False
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, *, service_code: str | None = None, **values: str | int | float) -> None:
+        message = catalogue.text(code, **values)
         super().__init__(message)
         self.code = code
         self.message = message
-
-    def as_dict(self) -> dict[str, object]:
-        return {"code": self.code, "message": self.message, "retryable": self.retryable}
+        self.service_code = service_code
 
 
 class PermanentError(PipelineError):
@@ -32,8 +42,8 @@ class TransientError(PipelineError):
 
     retryable = True
 
-    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
-        super().__init__(code, message)
+    def __init__(self, code: str, *, retry_after: float | None = None, **values: str | int | float) -> None:
+        super().__init__(code, **values)
         self.retry_after = retry_after
 
 
@@ -48,7 +58,8 @@ def _retry_after(exc: HttpOperationError) -> float | None:
 
 def _service_code(exc: HttpOperationError) -> str:
     error = getattr(exc, "error", None)
-    return getattr(error, "code", None) or ""
+    code = getattr(error, "code", None) or ""
+    return code if code.isalnum() else ""  # shown in messages: letters and digits only
 
 
 def from_customvision(
@@ -61,30 +72,25 @@ def from_customvision(
     if isinstance(exc, PipelineError):
         return exc
     if isinstance(exc, ClientRequestError):  # connection refused/reset, timeout, msrest RetryError
-        return TransientError(
-            "ServiceUnavailable", f"Custom Vision could not be reached: {type(exc).__name__}"
-        )
+        log.info("Custom Vision unreachable: %s: %s", type(exc).__name__, exc)
+        return TransientError("ServiceUnavailable")
     if not isinstance(exc, HttpOperationError) or exc.response is None:
         return None
     status = exc.response.status_code
     code = _service_code(exc)
     if status == 429:
-        return TransientError("Throttled", "Custom Vision throttled the call (HTTP 429)", _retry_after(exc))
+        return TransientError("Throttled", retry_after=_retry_after(exc))
     if status == 408 or status >= 500:
-        return TransientError("ServiceError", f"Custom Vision answered HTTP {status}", _retry_after(exc))
+        return TransientError("ServiceError", retry_after=_retry_after(exc), status=status)
     if status in (401, 403):
-        return PermanentError(
-            "AuthenticationFailed",
-            f"Custom Vision refused the key (HTTP {status}): check {key_setting} and that the endpoint "
-            "belongs to the same resource",
-        )
+        return PermanentError("AuthenticationFailed", status=status, setting=key_setting)
     if code == "NotFoundProject":
-        where = (
-            f"CUSTOMVISION_PROJECT_ID={project_id} names no project on this resource"
-            if project_id
-            else "the project does not exist on this resource"
-        )
         return PermanentError(
-            "ProjectNotFound", f"{where}: fix CUSTOMVISION_PROJECT_ID or clear it to use the name"
+            "ProjectNotFound",
+            setting="CUSTOMVISION_PROJECT_ID" if project_id else "CUSTOMVISION_PROJECT_NAME",
+            value=project_id or "(the configured name)",
         )
-    return PermanentError(code or f"Http{status}", f"Custom Vision refused the call (HTTP {status}): {exc}")
+    log.warning("Custom Vision refused the call (HTTP %s, %s): %s", status, code or "no code", exc)
+    return PermanentError(
+        "CustomVisionRefused", service_code=code or None, serviceCode=code or f"Http{status}", status=status
+    )

@@ -8,6 +8,7 @@ orientation is applied; big images are downscaled. Images that already fit pass 
 from __future__ import annotations
 
 import io
+import logging
 import math
 import warnings
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from shared.errors import PermanentError
 
+log = logging.getLogger(__name__)
 PREDICTION_MAX_BYTES = 4 * 1024 * 1024
 TRAINING_MAX_BYTES = 6 * 1024 * 1024
 MAX_SIDE = 10_240
@@ -44,41 +46,29 @@ class NormalisedImage:
 
 def _open(data: bytes) -> Image.Image:
     if not data:
-        raise PermanentError(
-            "NotAnImage", "The blob is empty: upload a JPEG, PNG, GIF, BMP, WEBP or TIFF image"
-        )
+        raise PermanentError("NotAnImage")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit follows
             image = Image.open(io.BytesIO(data))
         limit = MAX_JPEG_PIXELS if image.format == "JPEG" else MAX_PIXELS
         if image.width * image.height > limit:
-            raise Image.DecompressionBombError(f"more than {limit:,} pixels")
+            raise Image.DecompressionBombError(f"{image.width}x{image.height} is more than {limit:,} pixels")
         return image
-    except Image.DecompressionBombError as exc:
+    except Image.DecompressionBombError:
         raise PermanentError(
-            "ImageTooLarge",
-            f"The image has too many pixels ({exc}; a possible decompression bomb): downscale it "
-            f"to at most {MAX_SIDE} px a side before uploading",
+            "ImageTooLarge", limit=f"at most {MAX_PIXELS:,} pixels, {MAX_SIDE} px a side"
         ) from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise PermanentError(
-            "NotAnImage",
-            f"The file is not an image Pillow can read ({exc}): upload a JPEG, PNG, GIF, BMP, WEBP or TIFF",
-        ) from None
+        log.info("not an image: %s: %s", type(exc).__name__, exc)
+        raise PermanentError("NotAnImage") from None
 
 
 def _check_shape(width: int, height: int) -> None:
     if min(width, height) < MIN_SIDE:
-        raise PermanentError(
-            "ImageTooSmall",
-            f"The image is {width}x{height} px; at least {MIN_SIDE} px on each side is needed",
-        )
+        raise PermanentError("ImageTooSmall", width=width, height=height, minimum=MIN_SIDE)
     if max(width, height) / min(width, height) > MAX_ASPECT:
-        raise PermanentError(
-            "ImageAspectRatio",
-            f"The image is {width}x{height} px; Custom Vision takes at most {MAX_ASPECT:.0f}:1",
-        )
+        raise PermanentError("ImageAspectRatio", width=width, height=height, maximum=f"{MAX_ASPECT:.0f}")
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -102,7 +92,7 @@ def _encode_jpeg(image: Image.Image, max_bytes: int, changes: list[str]) -> tupl
             (max(1, int(image.width * scale)), max(1, int(image.height * scale))), Image.LANCZOS
         )
         changes.append(f"downscaled to {image.width}x{image.height} to fit {max_bytes // (1024 * 1024)} MB")
-    raise PermanentError("ImageTooLarge", "The image could not be compressed under the size limit")
+    raise PermanentError("ImageTooLarge", limit=f"could not be compressed under {max_bytes:,} bytes")
 
 
 def normalise(data: bytes, max_bytes: int = PREDICTION_MAX_BYTES) -> NormalisedImage:
@@ -128,9 +118,8 @@ def normalise(data: bytes, max_bytes: int = PREDICTION_MAX_BYTES) -> NormalisedI
     try:
         image.load()
     except (OSError, ValueError) as exc:
-        raise PermanentError(
-            "NotAnImage", f"The image is corrupt or truncated ({exc}): upload it again"
-        ) from None
+        log.info("corrupt or truncated image: %s: %s", type(exc).__name__, exc)
+        raise PermanentError("NotAnImage") from None
     if not changes:
         return NormalisedImage(data, width, height, source_format, ())
     image = _to_rgb(ImageOps.exif_transpose(image))

@@ -1,28 +1,40 @@
 """The pipeline as the triggers see it: one object per app, built from validated settings.
 
-Clients are created on first use, so importing the app (and validating its settings) needs no network.
+Clients are created on first use, so importing the app (and validating its settings) needs no network;
+the app holds one Pipeline, so its clients, rate limit and project id are shared by every invocation.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from functools import cached_property
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from shared import api
 from shared.classify import Classifier
-from shared.customvision import CustomVision, customvision_for
+from shared.customvision import CustomVision
 from shared.retrain import Retrainer
 from shared.settings import Settings, load_settings
-from shared.storage import Storage, storage_for
+from shared.storage import Storage, connect
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Pipeline:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._parts: dict[str, Any] = {}
+        self._lock = threading.RLock()
+
+    def _once(self, name: str, make: Callable[[], T]) -> T:
+        """One instance per Pipeline, even when invocations on several threads ask at once."""
+        with self._lock:
+            if name not in self._parts:
+                self._parts[name] = make()
+            return self._parts[name]
 
     @classmethod
     def from_environment(cls) -> Pipeline:
@@ -31,30 +43,35 @@ class Pipeline:
         log.info("pipeline settings: %s", settings.redacted())
         return cls(settings)
 
-    @cached_property
+    @property
     def storage(self) -> Storage:
-        return storage_for(self.settings)
+        return self._once("storage", lambda: connect(self.settings))
 
-    @cached_property
+    @property
     def customvision(self) -> CustomVision:
-        return customvision_for(self.settings)
+        return self._once("customvision", lambda: CustomVision(self.settings))
 
-    @cached_property
+    @property
     def classifier(self) -> Classifier:
-        return Classifier(self.settings, self.storage, self.customvision)
+        return self._once("classifier", lambda: Classifier(self.settings, self.storage, self.customvision))
 
-    @cached_property
+    @property
     def retrainer(self) -> Retrainer:
-        return Retrainer(self.settings, self.storage, self.customvision)
+        return self._once("retrainer", lambda: Retrainer(self.settings, self.storage, self.customvision))
 
     # --- one method per trigger ---------------------------------------------------------------------
 
     def classify_blob(
-        self, trigger_name: str, data: bytes, etag: str | None, size: int | None
+        self,
+        trigger_name: str,
+        data: bytes,
+        etag: str | None,
+        size: int | None,
+        last_modified: Any = None,
     ) -> dict | None:
-        """The blob trigger. ``etag``/``size`` from the trigger's blob properties, when it gave them."""
+        """The blob trigger. ``etag``/``size``/``last_modified`` from the trigger's blob properties."""
         name = self.classifier.blob_name(trigger_name)
-        blob = self.classifier.reference(name, etag, size if size is not None else len(data))
+        blob = self.classifier.reference(name, etag, size if size is not None else len(data), last_modified)
         if blob is None:
             log.info("images/%s is gone: nothing to classify", name)
             return None
@@ -62,12 +79,8 @@ class Pipeline:
 
     def classify_poisoned(self, body: str) -> dict | None:
         """The poison-queue trigger: the host gave up on a blob."""
-        try:
-            message = json.loads(body)
-        except ValueError:
-            log.warning("poison message is not JSON, ignored: %.200s", body)
-            return None
-        return self.classifier.record_poisoned(message) if isinstance(message, dict) else None
+        message = _message(body, "blob poison")
+        return self.classifier.record_poisoned(message) if message is not None else None
 
     def quick_test(self, body: bytes, content_type: str) -> api.Reply:
         return api.quick_test(self.classifier, self.settings, body, content_type)
@@ -81,14 +94,26 @@ class Pipeline:
     def retrain_status(self, run_id: str) -> api.Reply:
         return api.retrain_status(self.retrainer, run_id)
 
-    def retrain_scheduled(self) -> dict[str, Any] | None:
-        return self.retrainer.scheduled()
+    def retrain_scheduled(self) -> None:
+        self.retrainer.scheduled()
 
-    def retrain_step(self, body: str, dequeue_count: int) -> None:
-        try:
-            message = json.loads(body)
-        except ValueError:
-            log.warning("retrain message is not JSON, ignored: %.200s", body)
-            return
-        if isinstance(message, dict):
-            self.retrainer.handle(message, dequeue_count)
+    def retrain_step(self, body: str) -> None:
+        """The retrain queue trigger: advance the run the message names."""
+        message = _message(body, "retrain")
+        if message is not None:
+            self.retrainer.handle(message)
+
+    def retrain_poisoned(self, body: str) -> None:
+        """The retrain poison-queue trigger: the host gave up on a step; its run ends as failed."""
+        message = _message(body, "retrain poison")
+        if message is not None:
+            self.retrainer.poisoned(message)
+
+
+def _message(body: str, what: str) -> dict[str, Any] | None:
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):
+        log.warning("%s message is not JSON, ignored: %.200r", what, body)
+        return None
+    return message if isinstance(message, dict) else None

@@ -32,17 +32,17 @@ def backoff(attempt: int, retry_after: float | None, rng: Callable[[], float] = 
 
 def call_with_retry(
     fn: Callable[[], T],
-    classify: Callable[[Exception], PipelineError | None],
+    map_error: Callable[[Exception], PipelineError | None],
     *,
     budget_seconds: float,
     what: str,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
-    """Run ``fn``; retry transient failures (as ``classify`` maps them) while the budget allows.
+    """Run ``fn``; retry transient failures (as ``map_error`` maps them) while the budget allows.
 
     Raises the mapped PipelineError (permanent at once, transient once the budget is spent) or, for
-    an exception ``classify`` does not know, the original exception.
+    an exception ``map_error`` does not know, the original exception.
     """
     start = clock()
     attempt = 0
@@ -50,7 +50,7 @@ def call_with_retry(
         try:
             return fn()
         except Exception as exc:
-            error = classify(exc)
+            error = map_error(exc)
             if error is None:
                 raise
             if not isinstance(error, TransientError):
@@ -58,9 +58,9 @@ def call_with_retry(
             attempt += 1
             delay = backoff(attempt, error.retry_after)
             if clock() - start + delay > budget_seconds:
-                log.warning("%s: giving up after %d tries: %s", what, attempt, error.message)
+                log.warning("%s: %s; giving up after %d tries", what, error.code, attempt)
                 raise error from exc
-            log.info("%s: %s; retry %d in %.2f s", what, error.message, attempt, delay)
+            log.info("%s: %s; retry %d in %.2f s", what, error.code, attempt, delay)
             sleep(delay)
 
 

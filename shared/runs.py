@@ -11,23 +11,25 @@ A lease was not used: a blob lease lasts at most 60 s unless renewed, and no fun
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
+from shared import catalogue
+from shared.contracts import ContractError, decode
 from shared.documents import utc_now
+from shared.run_record import RunError, RunRecord, Status, Step, Trigger
 from shared.storage import JsonBlob, ensure_container, read_json, write_json
 
+log = logging.getLogger(__name__)
 MARKER = "active-run.json"
 RUNS_PREFIX = "runs/"
 MARKER_GRACE_SECONDS = 120
-TERMINAL = frozenset({"succeeded", "rejected", "skipped", "failed"})
-STEPS = ("sync", "train", "poll", "evaluate", "publish", "prune", "done")
 
 
 def new_run_id() -> str:
@@ -40,48 +42,25 @@ def parse_time(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
-def new_record(run_id: str, trigger: str) -> dict[str, Any]:
+def new_record(run_id: str, trigger: Trigger) -> RunRecord:
     now = utc_now()
-    return {
-        "runId": run_id,
-        "trigger": trigger,
-        "status": "queued",
-        "step": "sync",
-        "reason": None,
-        "error": None,
-        "createdAt": now,
-        "updatedAt": now,
-        "finishedAt": None,
-        "timings": {},
-        "projectId": None,
-        "sync": {"listed": 0, "pending": 0, "uploaded": 0, "duplicates": 0, "failed": 0, "unchanged": 0,
-                 "ignored": 0, "tagsCreated": [], "failures": []},
-        "iteration": None,
-        "knownIterations": None,
-        "metrics": None,
-        "previous": None,
-        "gate": None,
-        "published": None,
-        "pruned": [],
-        "polls": 0,
-        "seq": 0,
-    }  # fmt: skip
+    return RunRecord(run_id=run_id, trigger=trigger, created_at=now, updated_at=now)
 
 
 @dataclass
 class Run:
     """A run record and the ETag it was read or written with (every save is conditional on it)."""
 
-    data: dict[str, Any]
+    record: RunRecord
     etag: str | None
 
     @property
     def run_id(self) -> str:
-        return self.data["runId"]
+        return self.record.run_id
 
     @property
-    def terminal(self) -> bool:
-        return self.data["status"] in TERMINAL
+    def finished(self) -> bool:
+        return self.record.status.terminal
 
 
 class RunStore:
@@ -95,15 +74,21 @@ class RunStore:
 
     def load(self, run_id: str) -> Run | None:
         found = read_json(self.container, self._name(run_id))
-        return Run(found.data, found.etag) if found else None
+        if found is None:
+            return None
+        try:
+            return Run(decode(RunRecord, found.data), found.etag)
+        except ContractError as exc:
+            log.error("runs/%s.json is not a run record (%s): ignored", run_id, exc)
+            return None
 
     def save(self, run: Run) -> None:
         """Write the record; ResourceModifiedError/ResourceExistsError means someone else wrote it first."""
-        run.data["updatedAt"] = utc_now()
+        run.record.updated_at = utc_now()
         ensure_container(self.container)
-        run.etag = write_json(self.container, self._name(run.run_id), run.data, if_match=run.etag)
+        run.etag = write_json(self.container, self._name(run.run_id), run.record.as_json(), if_match=run.etag)
 
-    def latest(self, limit: int) -> list[dict[str, Any]]:
+    def latest(self, limit: int) -> list[RunRecord]:
         try:
             names = sorted(
                 (b.name for b in self.container.list_blobs(name_starts_with=RUNS_PREFIX)), reverse=True
@@ -112,13 +97,13 @@ class RunStore:
             return []
         runs = []
         for name in names[:limit]:
-            found = read_json(self.container, name)
-            if found:
-                runs.append(found.data)
+            run = self.load(name[len(RUNS_PREFIX) : -len(".json")])
+            if run:
+                runs.append(run.record)
         return runs
 
     def is_stale(self, run: Run) -> bool:
-        return datetime.now(UTC) - parse_time(run.data["updatedAt"]) > self.stale
+        return datetime.now(UTC) - parse_time(run.record.updated_at) > self.stale
 
     # --- the marker ---------------------------------------------------------------------------------
 
@@ -150,24 +135,18 @@ class RunStore:
         if run is None:
             age = datetime.now(UTC) - parse_time(marker.data["createdAt"])
             return age > timedelta(seconds=MARKER_GRACE_SECONDS)
-        return run.terminal or self.is_stale(run)
+        return run.finished or self.is_stale(run)
 
     def _abandon(self, run_id: str) -> None:
         """Mark a crashed run failed so its record tells why it stopped."""
         run = self.load(run_id)
-        if run is None or run.terminal:
+        if run is None or run.finished:
             return
-        run.data.update(status="failed", finishedAt=utc_now())
-        run.data["error"] = {
-            "code": "Abandoned",
-            "message": "The run stopped updating and was taken over by a newer one",
-        }
+        record = run.record
+        record.status, record.step, record.finished_at = Status.FAILED, Step.DONE, utc_now()
+        record.error = RunError("Abandoned", catalogue.text("Abandoned"))
         with contextlib.suppress(ResourceModifiedError, ResourceExistsError):
             self.save(run)
-
-    def active_run_id(self) -> str | None:
-        marker = read_json(self.container, MARKER)
-        return None if marker is None or self._marker_is_stale(marker) else marker.data["runId"]
 
     def release(self, run_id: str) -> None:
         marker = read_json(self.container, MARKER)

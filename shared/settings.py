@@ -2,18 +2,19 @@
 
 Settings come from the environment: app settings in Azure, ``local.settings.json`` ``Values`` locally
 (the Functions host and devhost both export them). ``load_settings()`` fails fast with a
-``SettingsError`` that names each wrong or missing setting; nothing else in ``shared/`` reads
-``os.environ``.
+``SettingsError`` that names each wrong or missing setting (and each unresolved Key Vault reference);
+nothing else in ``shared/`` reads ``os.environ``. The result is one frozen, typed ``Settings`` object:
+each setting is the attribute of its name in lower case (``settings.images_container``).
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from typing import Any
-from uuid import UUID
+
+from shared import setting_parsers as p
 
 # The connection name the triggers use (``connection="PIPELINE_STORAGE"`` in function_app.py). Either
 # ``PIPELINE_STORAGE`` holds a connection string, or the identity-based group
@@ -35,91 +36,10 @@ class Setting:
     optional: bool = False
     secret: bool = False
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError("must be 1 or more")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise ValueError("must be 0 or more")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise ValueError("must be more than 0")
-    return value
-
-
-def _probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError("must be between 0 and 1")
-    return value
-
-
-def _one_of(*choices: str) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        for choice in choices:
-            if text.lower() == choice.lower():
-                return choice
-        raise ValueError(f"must be one of {', '.join(choices)}")
-
-    return parse
-
-
-def _http_url(text: str) -> str:
-    if not re.match(r"^https?://[^/\s]+", text):
-        raise ValueError("must be an http(s) URL such as https://<name>.cognitiveservices.azure.com/")
-    return text.rstrip("/")
-
-
-def _guid(text: str) -> str:
-    return str(UUID(text))
-
-
-def _resource_id(text: str) -> str:
-    pattern = (
-        r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.CognitiveServices/accounts/[^/]+"
-    )
-    if not re.fullmatch(pattern, text, flags=re.IGNORECASE):
-        raise ValueError(
-            "must be the prediction resource's Azure resource id, /subscriptions/<id>/resourceGroups/<group>"
-            "/providers/Microsoft.CognitiveServices/accounts/<name>"
-        )
-    return text
-
-
-def _ncrontab(text: str) -> str:
-    if len(text.split()) != 6:
-        raise ValueError(
-            "must be a six-field NCRONTAB expression: {second} {minute} {hour} {day} {month} {dow}"
-        )
-    return text
-
-
-def _container_name(text: str) -> str:
-    if not re.fullmatch(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]", text):
-        raise ValueError("must be a valid blob container name (3-63 lowercase letters, digits, hyphens)")
-    return text
-
-
-def _queue_name(text: str) -> str:
-    if not re.fullmatch(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]", text):
-        raise ValueError("must be a valid queue name (3-63 lowercase letters, digits, hyphens)")
-    return text
-
-
-def _publish_name(text: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", text):
-        raise ValueError("must be 1-64 letters, digits, '.', '_' or '-'")
-    return text
+    @property
+    def attr(self) -> str:
+        """The Settings attribute that holds this setting."""
+        return self.name.lower()
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -131,50 +51,52 @@ SETTINGS: tuple[Setting, ...] = (
         optional=True,
         secret=True,
     ),
-    Setting("IMAGES_CONTAINER", "Container watched for images to classify.", "images", _container_name),
+    Setting("IMAGES_CONTAINER", "Container watched for images to classify.", "images", p.container_name),
     Setting(
         "RESULTS_CONTAINER",
         "Container that receives one {name}.json document per image.",
         "results",
-        _container_name,
+        p.container_name,
     ),
     Setting(
         "REVIEW_CONTAINER",
         "Container that receives copies of low-confidence images.",
         "review",
-        _container_name,
+        p.container_name,
     ),
     Setting(
         "TRAINING_CONTAINER",
         "Container of labelled training images, training/{tag}/{file}.",
         "training",
-        _container_name,
+        p.container_name,
     ),
     Setting(
         "PIPELINE_CONTAINER",
         "Container of the pipeline's own state: run records, sync manifest, lock.",
         "pipeline",
-        _container_name,
+        p.container_name,
     ),
-    Setting("RETRAIN_QUEUE", "Queue that carries retrain cycle steps to the worker.", "retrain", _queue_name),
+    Setting(
+        "RETRAIN_QUEUE", "Queue that carries retrain cycle steps to the worker.", "retrain", p.queue_name
+    ),
     # Custom Vision
-    Setting("CUSTOMVISION_TRAINING_ENDPOINT", "Custom Vision training resource endpoint.", None, _http_url),
+    Setting("CUSTOMVISION_TRAINING_ENDPOINT", "Custom Vision training resource endpoint.", None, p.http_url),
     Setting("CUSTOMVISION_TRAINING_KEY", "Custom Vision training key.", None, secret=True),
     Setting(
-        "CUSTOMVISION_PREDICTION_ENDPOINT", "Custom Vision prediction resource endpoint.", None, _http_url
+        "CUSTOMVISION_PREDICTION_ENDPOINT", "Custom Vision prediction resource endpoint.", None, p.http_url
     ),
     Setting("CUSTOMVISION_PREDICTION_KEY", "Custom Vision prediction key.", None, secret=True),
     Setting(
         "CUSTOMVISION_PREDICTION_RESOURCE_ID",
         "Azure resource id of the prediction resource (publishing needs it).",
         None,
-        _resource_id,
+        p.resource_id,
     ),
     Setting(
         "CUSTOMVISION_PROJECT_ID",
         "Project id; when empty the project is found or created by name.",
         optional=True,
-        parse=_guid,
+        parse=p.guid,
     ),
     Setting(
         "CUSTOMVISION_PROJECT_NAME", "Project name to find or create when no id is given.", "Classify Fruit"
@@ -183,7 +105,7 @@ SETTINGS: tuple[Setting, ...] = (
         "CUSTOMVISION_CLASSIFICATION_TYPE",
         "Classification type of a created project.",
         "Multiclass",
-        _one_of("Multiclass", "Multilabel"),
+        p.one_of("Multiclass", "Multilabel"),
     ),
     Setting(
         "CUSTOMVISION_DOMAIN", "Domain name of a created project, e.g. General, Food, Retail.", "General"
@@ -193,104 +115,161 @@ SETTINGS: tuple[Setting, ...] = (
         "Read timeout of one Custom Vision call (connect timeout: 10 s "
         "or this, whichever is less); a timeout counts as a transient error.",
         "30",
-        _positive_float,
+        p.positive_float,
     ),
     Setting(
-        "PUBLISHED_NAME", "Name the model is published and called under.", "fruit-classifier", _publish_name
+        "PUBLISHED_NAME", "Name the model is published and called under.", "fruit-classifier", p.publish_name
     ),
     # Classification
     Setting(
         "PREDICTION_THRESHOLD",
         "Probability at or over which a tag is listed in a result's tags.",
         "0.5",
-        _probability,
+        p.probability,
     ),
     Setting(
         "REVIEW_THRESHOLD",
         "Images whose top probability is below this are copied to the review container.",
         "0.6",
-        _probability,
+        p.probability,
     ),
     Setting(
         "PREDICTION_MAX_TPS",
         "Client-side limit of prediction calls per second per instance "
         "(F0 allows 2, S0 20 on /nostore); 0 for no limit.",
         "10",
-        _non_negative_float,
+        p.non_negative_float,
     ),
     Setting(
         "TRANSIENT_RETRY_SECONDS",
         "Time budget for retrying a throttled or failing call inside one "
         "invocation before the host retries it.",
         "60",
-        _non_negative_float,
+        p.non_negative_float,
     ),
     Setting(
         "QUICKTEST_MAX_BYTES",
         "Largest image POST /api/classify accepts, as a body or fetched from a URL (413 beyond).",
         "20971520",
-        _positive_int,
+        p.positive_int,
     ),
     Setting(
         "QUICKTEST_URL_TIMEOUT_SECONDS",
         "Time limit for fetching an image URL given to POST /api/classify.",
         "10",
-        _positive_float,
+        p.positive_float,
     ),
     # Retrain
     Setting(
         "RETRAIN_SCHEDULE",
         "Six-field NCRONTAB schedule of the scheduled retrain (UTC).",
         "0 0 3 * * *",
-        _ncrontab,
+        p.ncrontab,
     ),
     Setting(
-        "TRAINING_TYPE", "Regular (quick) or Advanced training.", "Regular", _one_of("Regular", "Advanced")
+        "TRAINING_TYPE", "Regular (quick) or Advanced training.", "Regular", p.one_of("Regular", "Advanced")
     ),
-    Setting("TRAINING_BUDGET_HOURS", "Reserved budget in hours for Advanced training.", "1", _positive_int),
-    Setting("RETRAIN_POLL_SECONDS", "Delay between polls of a training iteration.", "30", _positive_int),
-    Setting("GATE_MIN_PRECISION", "Minimum precision at the threshold to publish.", "0.8", _probability),
-    Setting("GATE_MIN_RECALL", "Minimum recall at the threshold to publish.", "0.8", _probability),
-    Setting("GATE_MIN_AP", "Minimum average precision to publish.", "0.8", _probability),
+    Setting("TRAINING_BUDGET_HOURS", "Reserved budget in hours for Advanced training.", "1", p.positive_int),
+    Setting("RETRAIN_POLL_SECONDS", "Delay between polls of a training iteration.", "30", p.positive_int),
+    Setting("GATE_MIN_PRECISION", "Minimum precision at the threshold to publish.", "0.8", p.probability),
+    Setting("GATE_MIN_RECALL", "Minimum recall at the threshold to publish.", "0.8", p.probability),
+    Setting("GATE_MIN_AP", "Minimum average precision to publish.", "0.8", p.probability),
     Setting(
         "GATE_TOLERANCE",
         "How much worse than the published iteration a new one may be.",
         "0.02",
-        _probability,
+        p.probability,
     ),
     Setting(
         "RETRAIN_STALE_MINUTES",
         "A cycle whose run record was not updated for this long no longer blocks "
         "a new one (it is taken as crashed).",
         "120",
-        _positive_int,
+        p.positive_int,
     ),
     Setting(
         "KEEP_ITERATIONS",
         "Iterations kept in the project; older ones are deleted (Custom Vision allows 20).",
         "5",
-        _positive_int,
+        p.positive_int,
     ),
 )
 
 SETTING_NAMES: frozenset[str] = frozenset(s.name for s in SETTINGS)
+KEY_VAULT_REFERENCE = "@Microsoft.KeyVault("
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Parsed settings. ``values`` maps each setting name to its parsed value (None when unset optional)."""
+    """Parsed settings: one attribute per setting (its name in lower case); None when an optional one is
+    unset. The storage connection is a connection string or the identity-based group."""
 
-    values: Mapping[str, Any]
-    storage_connection_string: str | None = None
-    storage_identity: Mapping[str, str] = field(default_factory=dict)
+    storage_connection_string: str | None
+    storage_identity: tuple[tuple[str, str], ...]
+    images_container: str
+    results_container: str
+    review_container: str
+    training_container: str
+    pipeline_container: str
+    retrain_queue: str
+    customvision_training_endpoint: str
+    customvision_training_key: str
+    customvision_prediction_endpoint: str
+    customvision_prediction_key: str
+    customvision_prediction_resource_id: str
+    customvision_project_id: str | None
+    customvision_project_name: str
+    customvision_classification_type: str
+    customvision_domain: str
+    customvision_timeout_seconds: float
+    published_name: str
+    prediction_threshold: float
+    review_threshold: float
+    prediction_max_tps: float
+    transient_retry_seconds: float
+    quicktest_max_bytes: int
+    quicktest_url_timeout_seconds: float
+    retrain_schedule: str
+    training_type: str
+    training_budget_hours: int
+    retrain_poll_seconds: int
+    gate_min_precision: float
+    gate_min_recall: float
+    gate_min_ap: float
+    gate_tolerance: float
+    retrain_stale_minutes: int
+    keep_iterations: int
 
-    def __getitem__(self, name: str) -> Any:
-        return self.values[name]
+    def __repr__(self) -> str:  # never the keys, even in a traceback
+        return f"Settings({self.redacted()!r})"
+
+    @property
+    def identity(self) -> dict[str, str]:
+        """The identity-based connection's values by suffix (blobServiceUri, queueServiceUri, ...)."""
+        return dict(self.storage_identity)
 
     def redacted(self) -> dict[str, Any]:
         """The settings as they may be logged: secrets replaced."""
-        secret = {s.name for s in SETTINGS if s.secret}
-        return {k: ("***" if k in secret and v else v) for k, v in self.values.items()}
+        out: dict[str, Any] = {}
+        for setting in SETTINGS:
+            value = self._value(setting)
+            out[setting.name] = "***" if setting.secret and value else value
+        return out
+
+    def _value(self, setting: Setting) -> Any:
+        return (
+            self.storage_connection_string
+            if setting.name == STORAGE_CONNECTION
+            else getattr(self, setting.attr)
+        )
+
+
+def _unresolved(name: str) -> str:
+    return (
+        f"{name} still reads {KEY_VAULT_REFERENCE}...): the Key Vault reference was not resolved; check that "
+        "the function app's managed identity is enabled and has the Key Vault Secrets User role on the vault "
+        "(and that the secret URI is right)"
+    )
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -300,6 +279,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     problems: list[str] = []
     for setting in SETTINGS:
         raw = env.get(setting.name, "").strip()
+        if raw.startswith(KEY_VAULT_REFERENCE):
+            problems.append(_unresolved(setting.name))
+            continue
         if not raw:
             if setting.default is None:
                 values[setting.name] = None
@@ -313,18 +295,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             shown = "(hidden)" if setting.secret else repr(raw)
             problems.append(f"{setting.name}={shown} is not valid: {exc}")
 
-    identity = {
-        suffix: env[f"{STORAGE_CONNECTION}__{suffix}"].strip()
-        for suffix in STORAGE_IDENTITY_SUFFIXES
-        if env.get(f"{STORAGE_CONNECTION}__{suffix}", "").strip()
-    }
+    identity: dict[str, str] = {}
+    for suffix in STORAGE_IDENTITY_SUFFIXES:
+        name = f"{STORAGE_CONNECTION}__{suffix}"
+        raw = env.get(name, "").strip()
+        if raw.startswith(KEY_VAULT_REFERENCE):
+            problems.append(_unresolved(name))
+        elif raw:
+            identity[suffix] = raw
     connection_string = values.get(STORAGE_CONNECTION)
-    if not connection_string and not identity:
+    if not connection_string and not identity and STORAGE_CONNECTION in values:
         problems.append(
             f"{STORAGE_CONNECTION} is missing: set a storage connection string (UseDevelopmentStorage=true "
             f"for Azurite) or {STORAGE_CONNECTION}__blobServiceUri and {STORAGE_CONNECTION}__queueServiceUri"
         )
-    elif not connection_string and not {"blobServiceUri", "queueServiceUri"} <= identity.keys():
+    elif not connection_string and identity and not {"blobServiceUri", "queueServiceUri"} <= identity.keys():
         problems.append(
             f"{STORAGE_CONNECTION}__blobServiceUri and {STORAGE_CONNECTION}__queueServiceUri must both be "
             "set for an identity-based connection (the blob trigger uses queues too)"
@@ -337,7 +322,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         )
     if problems:
         raise SettingsError("Invalid settings:\n  - " + "\n  - ".join(problems))
-    return Settings(values=values, storage_connection_string=connection_string, storage_identity=identity)
+    typed = {s.attr: values[s.name] for s in SETTINGS if s.name != STORAGE_CONNECTION}
+    return Settings(
+        storage_connection_string=connection_string,
+        storage_identity=tuple(sorted(identity.items())),
+        **typed,
+    )
+
+
+def setting_attributes() -> frozenset[str]:
+    """The Settings attributes that hold one setting each (a test checks they match SETTINGS)."""
+    return frozenset(f.name for f in fields(Settings)) - {"storage_connection_string", "storage_identity"}
 
 
 def markdown_table() -> str:

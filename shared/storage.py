@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -57,28 +56,12 @@ def connect(settings: Settings) -> Storage:
             BlobServiceClient.from_connection_string(conn, **_TIMEOUTS),
             QueueServiceClient.from_connection_string(conn, **_TIMEOUTS),
         )
-    identity = dict(settings.storage_identity)
+    identity = settings.identity
     credential = _credential(identity)
     return Storage(
         BlobServiceClient(identity["blobServiceUri"], credential=credential, **_TIMEOUTS),
         QueueServiceClient(identity["queueServiceUri"], credential=credential, **_TIMEOUTS),
     )
-
-
-_cache: dict[int, tuple[Settings, Storage]] = {}
-_cache_lock = threading.Lock()
-
-
-def storage_for(settings: Settings) -> Storage:
-    """One Storage per Settings object per process (clients are thread-safe and pool connections).
-
-    The cache keeps the Settings alive, so its id is never reused for another one.
-    """
-    with _cache_lock:
-        key = id(settings)
-        if key not in _cache:
-            _cache[key] = (settings, connect(settings))
-        return _cache[key][1]
 
 
 _ensured: set[str] = set()  # URLs of containers and queues known to exist

@@ -38,7 +38,7 @@ class ConsoleApi:
     ) -> None:
         self.settings = settings
         self.areas = Areas(settings, storage)
-        self.project = Project(cv, settings["PREDICTION_THRESHOLD"])
+        self.project = Project(cv, settings.prediction_threshold)
         self._retrainer = retrainer
 
     @cached_property
@@ -108,10 +108,10 @@ class ConsoleApi:
         return {
             "tags": tags,
             "negativeFolder": NEGATIVE_FOLDER,
-            "predictionThreshold": self.settings["PREDICTION_THRESHOLD"],
-            "reviewThreshold": self.settings["REVIEW_THRESHOLD"],
-            "publishedName": self.settings["PUBLISHED_NAME"],
-            "classificationType": self.settings["CUSTOMVISION_CLASSIFICATION_TYPE"],
+            "predictionThreshold": self.settings.prediction_threshold,
+            "reviewThreshold": self.settings.review_threshold,
+            "publishedName": self.settings.published_name,
+            "classificationType": self.settings.customvision_classification_type,
             "projectProblem": problem,
         }
 
@@ -128,6 +128,6 @@ class ConsoleApi:
         return {
             "runs": runs,
             "iterations": iterations,
-            "threshold": self.settings["PREDICTION_THRESHOLD"],
+            "threshold": self.settings.prediction_threshold,
             "projectProblem": problem,
         }

@@ -68,11 +68,11 @@ class BlobAt:
 class Areas:
     def __init__(self, settings: Settings, storage: Storage) -> None:
         self.containers = {
-            "images": storage.container(settings["IMAGES_CONTAINER"]),
-            "review": storage.container(settings["REVIEW_CONTAINER"]),
-            "training": storage.container(settings["TRAINING_CONTAINER"]),
-            "results": storage.container(settings["RESULTS_CONTAINER"]),
-            "discarded": storage.container(settings["PIPELINE_CONTAINER"]),
+            "images": storage.container(settings.images_container),
+            "review": storage.container(settings.review_container),
+            "training": storage.container(settings.training_container),
+            "results": storage.container(settings.results_container),
+            "discarded": storage.container(settings.pipeline_container),
         }
 
     def image_container(self, area: str) -> ContainerClient:

@@ -21,11 +21,12 @@ from azure.cognitiveservices.vision.customvision.training.models import (
     ImageFileCreateEntry,
 )
 from azure.storage.blob import BlobServiceClient, ContainerClient
-from azure.storage.queue import QueueClient, TextBase64DecodePolicy
+from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 from msrest.authentication import ApiKeyCredentials
 
 from shared.settings import SETTINGS, STORAGE_CONNECTION, STORAGE_IDENTITY_SUFFIXES
 from tests.conftest import PREDICTION_KEY, TRAINING_KEY
+from tests.pipeline.contract_checks import check_document, check_reply
 from tests.support.services import Service, start_localvision
 
 RESOURCE_ID = (
@@ -118,16 +119,26 @@ def http_request(
 
 
 def response_json(response: func.HttpResponse) -> Any:
-    return json.loads(response.get_body())
+    """The reply's JSON, checked against the published contracts and the error catalogue."""
+    return check_reply(json.loads(response.get_body()))
+
+
+def read_document(container: ContainerClient, name: str) -> dict[str, Any]:
+    """A stored result document, checked against its published schema and the catalogue."""
+    return check_document(json.loads(container.download_blob(name).readall()))
 
 
 def run_worker(
     app: ModuleType, conn_str: str, queue_name: str, until: Callable[[], bool], timeout: float = 240.0
 ) -> int:
-    """Play the queue trigger: receive retrain messages, invoke retrain_worker, delete them; a failed
-    invocation makes its message visible again at once (the host would wait visibilityTimeout)."""
+    """Play the queue triggers: receive retrain messages, invoke retrain_worker, delete them; a failed
+    invocation makes its message visible again at once (the host would wait visibilityTimeout), and
+    after 5 tries the message is poisoned: retrain_poison is invoked with it, as the host would."""
     queue = QueueClient.from_connection_string(
-        conn_str, queue_name, message_decode_policy=TextBase64DecodePolicy()
+        conn_str,
+        queue_name,
+        message_encode_policy=TextBase64EncodePolicy(),  # update_message sends the content again
+        message_decode_policy=TextBase64DecodePolicy(),
     )
     deadline = time.monotonic() + timeout
     invocations = 0
@@ -150,6 +161,7 @@ def run_worker(
         except Exception:
             if message.dequeue_count >= 5:
                 queue.delete_message(message)
+                app.retrain_poison(func.queue.QueueMessage(id=message.id, body=message.content))
             else:
                 queue.update_message(message, visibility_timeout=0)
             continue

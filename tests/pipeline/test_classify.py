@@ -3,10 +3,14 @@ idempotency, the review copy, and each error path (permanent -> error document; 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
+import random
 import re
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -14,8 +18,17 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from PIL import Image
 
+from shared import catalogue
 from shared.errors import TransientError
-from tests.pipeline.conftest import base_settings, blob_input, containers, train_and_publish, trainer, unique
+from tests.pipeline.conftest import (
+    base_settings,
+    blob_input,
+    containers,
+    read_document,
+    train_and_publish,
+    trainer,
+    unique,
+)
 
 ETAG = re.compile(r'^"?0x[0-9A-F]+"?$')
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -38,7 +51,7 @@ def settings(
 
 
 def result_of(stores: dict, name: str) -> dict:
-    return json.loads(stores["results"].download_blob(f"{name}.json").readall())
+    return read_document(stores["results"], f"{name}.json")
 
 
 def test_classifies_a_photo_into_a_complete_result_document(
@@ -49,6 +62,7 @@ def test_classifies_a_photo_into_a_complete_result_document(
     photo = (fruit_dir / "test-images" / "IMG_TEST_1.jpg").read_bytes()
     stores["images"].upload_blob("2026/11/IMG_TEST_1.jpg", photo)
     stream = blob_input(stores["images"], "2026/11/IMG_TEST_1.jpg")
+    stored_at = stores["images"].get_blob_client("2026/11/IMG_TEST_1.jpg").get_blob_properties().last_modified
 
     app.classify(stream)
 
@@ -62,6 +76,7 @@ def test_classifies_a_photo_into_a_complete_result_document(
         "name": "2026/11/IMG_TEST_1.jpg",
         "etag": stream.blob_properties["ETag"],
         "size": len(photo),
+        "lastModified": stored_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     assert ETAG.match(doc["blob"]["etag"])
     assert doc["model"]["projectId"] == fruit_project[1]
@@ -244,7 +259,7 @@ def test_a_wrong_prediction_key_is_an_error_document_without_the_key(
     app.classify(blob_input(stores["images"], "x.jpg"))
 
     raw = stores["results"].download_blob("x.jpg.json").readall().decode()
-    assert json.loads(raw)["error"]["code"] == "AuthenticationFailed"
+    assert read_document(stores["results"], "x.jpg.json")["error"]["code"] == "AuthenticationFailed"
     assert "CUSTOMVISION_PREDICTION_KEY" in raw
     assert "wrong-key-value-123" not in raw
     assert (
@@ -325,3 +340,69 @@ def test_poison_message_for_an_already_classified_blob_changes_nothing(
 
     assert stores["results"].get_blob_client("x.jpg.json").get_blob_properties().etag == before
     assert result_of(stores, "x.jpg")["status"] == "ok"
+
+
+def test_an_image_name_too_long_for_its_result_name_gets_a_name_too_long_document(
+    load_app, settings, azurite_conn_str, fruit_dir
+):
+    app = load_app(settings)
+    stores = containers(azurite_conn_str, settings)
+    name = "d/" + "x" * (1024 - len("d/") - 4) + ".jpg"  # 1,024 characters: the longest blob name
+    stores["images"].upload_blob(name, (fruit_dir / "test-images" / "IMG_TEST_1.jpg").read_bytes())
+    stream = blob_input(stores["images"], name)
+
+    app.classify(stream)
+    app.classify(stream)  # a second delivery changes nothing
+
+    short = f"long-names/{hashlib.sha256(name.encode()).hexdigest()}.json"
+    assert [b.name for b in stores["results"].list_blobs()] == [short]
+    doc = read_document(stores["results"], short)
+    assert doc["status"] == "error" and doc["blob"]["name"] == name
+    assert doc["blob"]["etag"] == stream.blob_properties["ETag"]
+    assert doc["error"] == {
+        "code": "NameTooLong",
+        "message": catalogue.text("NameTooLong", length=1024, limit=1024, maximum=1019),
+        "retryable": False,
+    }
+
+
+@pytest.fixture(scope="module")
+def large_noise_jpeg(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A 6000 x 4000 noise JPEG (about 20 MB): slow to decode and to shrink under 4 MB."""
+    path = tmp_path_factory.mktemp("large") / "noise.jpg"
+    noise = Image.merge("RGB", [Image.effect_noise((6000, 4000), 120) for _ in range(3)])
+    noise.save(path, "JPEG", quality=95)
+    return path.read_bytes()
+
+
+@pytest.mark.slow
+def test_the_final_document_describes_the_latest_version_whichever_run_finishes_last(
+    load_app, settings, azurite_conn_str, fruit_dir, large_noise_jpeg
+):
+    """A slow large image, then the same name overwritten with a small photo 0.3-1.1 s later; the small
+    version's run finishes first. Each trial's final document must describe the latest ETag."""
+    app = load_app(settings)
+    stores = containers(azurite_conn_str, settings)
+    photo = (fruit_dir / "test-images" / "IMG_TEST_1.jpg").read_bytes()
+    rng = random.Random(8)
+    outcomes, failures = [], []
+
+    def classify_old(stream) -> None:
+        try:
+            app.classify(stream)
+        except Exception as exc:  # reported below: the old run must end normally too
+            failures.append(exc)
+
+    for trial in range(8):
+        name = f"r{trial}.jpg"
+        stores["images"].upload_blob(name, large_noise_jpeg)
+        old = threading.Thread(target=classify_old, args=(blob_input(stores["images"], name),))
+        old.start()
+        time.sleep(rng.uniform(0.3, 1.1))
+        stores["images"].upload_blob(name, photo, overwrite=True)
+        latest = blob_input(stores["images"], name)
+        app.classify(latest)
+        old.join()
+        doc = result_of(stores, name)
+        outcomes.append((doc["blob"]["etag"] == latest.blob_properties["ETag"], doc["blob"]["size"]))
+    assert outcomes == [(True, len(photo))] * 8 and failures == []

@@ -11,21 +11,27 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+from azure.core.exceptions import ResourceModifiedError
+from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 from PIL import Image
 
+from shared import catalogue
+from shared.run_record import Status, Step, Trigger
+from shared.runs import new_record
 from tests.pipeline.conftest import (
     FOOD_DOMAIN,
     base_settings,
     blob_input,
     containers,
     http_request,
+    read_document,
     response_json,
     run_worker,
     trainer,
     unique,
     upload_folder,
 )
+from tests.pipeline.contract_checks import check_run
 
 pytestmark = pytest.mark.slow
 
@@ -100,7 +106,7 @@ def test_fruit_flow_bootstrap_train_publish_classify_and_incremental_sync(
     ):
         stores["images"].upload_blob(file, (fruit_dir / "test-images" / file).read_bytes())
         app.classify(blob_input(stores["images"], file))
-        doc = json.loads(stores["results"].download_blob(f"{file}.json").readall())
+        doc = read_document(stores["results"], f"{file}.json")
         assert doc["tags"] == [fruit], doc
         assert doc["model"]["iterationId"] == run["iteration"]["id"]
 
@@ -118,7 +124,7 @@ def test_fruit_flow_bootstrap_train_publish_classify_and_incremental_sync(
     third = cycle(app, azurite_conn_str, settings)
     assert third["status"] == "succeeded", third
     assert (
-        third["sync"]["uploaded"] == 6 and third["sync"]["unchanged"] == 45 and third["sync"]["pending"] == 6
+        third["sync"]["uploaded"] == 6 and third["sync"]["unchanged"] == 45 and third["sync"]["listed"] == 51
     )
     assert third["sync"]["tagsCreated"] == []
     assert third["published"]["replaced"] == run["iteration"]["id"]
@@ -173,7 +179,7 @@ def test_a_failed_gate_keeps_the_old_iteration_published(
 
     stores["images"].upload_blob("t.jpg", (fruit_dir / "test-images" / "IMG_TEST_2.jpg").read_bytes())
     app.classify(blob_input(stores["images"], "t.jpg"))
-    doc = json.loads(stores["results"].download_blob("t.jpg.json").readall())
+    doc = read_document(stores["results"], "t.jpg.json")
     assert doc["model"]["iterationId"] == first["iteration"]["id"] and doc["tags"] == ["banana"]
 
 
@@ -233,15 +239,16 @@ def test_a_stale_run_no_longer_blocks_and_is_marked_abandoned(
     stores = containers(azurite_conn_str, settings)
     old_id = f"{datetime.now(UTC) - timedelta(hours=1):%Y%m%dT%H%M%S}000Z-{uuid.uuid4().hex[:8]}"
     long_ago = (datetime.now(UTC) - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    record = {"runId": old_id, "status": "running", "step": "poll", "updatedAt": long_ago, "error": None}
-    stores["pipeline"].upload_blob(f"runs/{old_id}.json", json.dumps(record))
+    record = new_record(old_id, Trigger.HTTP)
+    record.status, record.step, record.updated_at = Status.RUNNING, Step.POLL, long_ago
+    stores["pipeline"].upload_blob(f"runs/{old_id}.json", json.dumps(record.as_json()))
     stores["pipeline"].upload_blob("active-run.json", json.dumps({"runId": old_id, "createdAt": long_ago}))
 
     code, body = start(app)
 
     assert code == 202 and body["runId"] != old_id
     old = status(app, old_id)
-    assert old["status"] == "failed" and old["error"]["code"] == "Abandoned"
+    assert old["status"] == "failed" and old["step"] == "done" and old["error"]["code"] == "Abandoned"
 
 
 def test_a_running_cycle_is_returned_not_duplicated(load_app, azurite_conn_str, localvision_endpoint):
@@ -269,7 +276,7 @@ def test_scheduled_retrain_starts_only_when_there_is_something_new(
     upload_folder(stores["training"], fruit_dir / "training-images" / "apple", prefix="apple/")
     app.retrain_scheduled(func.timer.TimerRequest(past_due=False))
     runs = response_json(app.retrain(http_request("GET", "retrain")))["runs"]
-    assert len(runs) == 1 and runs[0]["trigger"] == "schedule" and runs[0]["status"] == "queued"
+    assert len(runs) == 1 and runs[0]["trigger"] == "timer" and runs[0]["status"] == "queued"
 
 
 def test_a_missing_project_id_fails_the_run_naming_the_setting(
@@ -298,7 +305,8 @@ def test_too_few_images_fail_the_run_with_the_services_reason(
     run = cycle(app, azurite_conn_str, settings)
 
     assert run["status"] == "failed"
-    assert run["error"]["code"].startswith("BadRequest") and run["sync"]["uploaded"] == 15
+    assert run["error"]["code"] == "CustomVisionRefused" and run["sync"]["uploaded"] == 15
+    assert "BadRequest" in run["error"]["message"]  # the service's code, through the catalogue's placeholder
 
 
 def test_unknown_run_id_is_404(load_app, azurite_conn_str, localvision_endpoint):
@@ -323,7 +331,7 @@ def test_a_crash_after_training_started_resumes_without_training_twice(
     )
 
     # the worker "crashed" after train_project and before the iteration id was checkpointed
-    record = json.loads(stores["pipeline"].download_blob(f"runs/{run_id}.json").readall())
+    record = check_run(json.loads(stores["pipeline"].download_blob(f"runs/{run_id}.json").readall()))
     assert record["knownIterations"] == [] and record["iteration"] is not None
     record.update(step="train", iteration=None)
     stores["pipeline"].upload_blob(f"runs/{run_id}.json", json.dumps(record), overwrite=True)
@@ -354,40 +362,68 @@ def test_sync_reports_unusable_and_misplaced_training_blobs_once(
     first = cycle(app, azurite_conn_str, settings)
     assert first["status"] == "succeeded", first
     assert first["sync"]["uploaded"] == 45 and first["sync"]["ignored"] == 1 and first["sync"]["failed"] == 1
-    assert first["sync"]["failures"] == [{"blob": "apple/notes.txt", "status": "NotAnImage"}]
+    assert first["sync"]["failures"] == [
+        {"blob": "apple/notes.txt", "code": "NotAnImage", "message": catalogue.text("NotAnImage")}
+    ]
 
     second = cycle(app, azurite_conn_str, settings)
     assert second["status"] == "skipped"
-    assert second["sync"]["pending"] == 0 and second["sync"]["failed"] == 0  # not retried until it changes
+    assert second["sync"]["uploaded"] == 0 and second["sync"]["failed"] == 0  # not retried until it changes
 
 
-def test_a_message_ahead_of_its_run_record_is_neither_dropped_nor_run_early(
-    load_app, azurite_conn_str, localvision_endpoint, monkeypatch
+def test_the_record_is_saved_before_its_message_and_stale_messages_are_dropped(
+    load_app, azurite_conn_str, localvision_endpoint
 ):
-    """The worker sends the next message before it records its sequence number, so a message can arrive
-    a moment before its record: the worker waits for the record, and retries later if it never comes."""
-    from shared import retrain as retrain_module
-    from shared.errors import TransientError
-
+    """Every message on the queue carries the number its record already holds; a message with another
+    number (a duplicate or a forgery) changes nothing."""
     settings = base_settings(azurite_conn_str, localvision_endpoint, unique("seq"))
     app = load_app(settings)
     containers(azurite_conn_str, settings)
     run_id = start(app)[1]["runId"]
+    queue = QueueClient.from_connection_string(
+        azurite_conn_str, settings["RETRAIN_QUEUE"], message_decode_policy=TextBase64DecodePolicy()
+    )
+    (message,) = queue.peek_messages(max_messages=5)
+    assert (
+        json.loads(message.content)
+        == {"runId": run_id, "seq": status(app, run_id)["seq"]}
+        == {
+            "runId": run_id,
+            "seq": 1,
+        }
+    )
     retrainer = app.pipeline.retrainer
+    for seq in (0, 2, "1"):
+        retrainer.handle({"runId": run_id, "seq": seq})
+    assert status(app, run_id)["status"] == "queued" and status(app, run_id)["seq"] == 1
+
+    # a record changed by someone else since it was read: its save fails, and no message is sent
     run = retrainer.store.load(run_id)
-    ahead = {"runId": run_id, "seq": run.data["seq"] + 1}
+    retrainer.store.save(retrainer.store.load(run_id))
+    with pytest.raises(ResourceModifiedError):
+        retrainer._enqueue(run, 0)
+    assert len(queue.peek_messages(max_messages=5)) == 1 and status(app, run_id)["seq"] == 1
 
-    monkeypatch.setattr(retrain_module, "RECORD_CATCH_UP_SECONDS", 0.3)
-    with pytest.raises(TransientError) as behind:
-        retrainer.handle(ahead, 1)
-    assert behind.value.code == "RunRecordBehind"
-    assert status(app, run_id)["status"] == "queued"
 
-    def record_catches_up() -> None:
-        run.data["seq"] += 1
-        retrainer.store.save(run)
+def test_a_poisoned_step_fails_the_run_at_once_and_frees_the_next_cycle(
+    load_app, azurite_conn_str, localvision_endpoint, fruit_dir, monkeypatch
+):
+    settings = base_settings(azurite_conn_str, localvision_endpoint, unique("po"))
+    app = load_app(settings)
+    stores = containers(azurite_conn_str, settings)
+    upload_folder(stores["training"], fruit_dir / "training-images" / "apple", prefix="apple/")
+    run_id = start(app)[1]["runId"]
 
-    monkeypatch.setattr(retrain_module, "RECORD_CATCH_UP_SECONDS", 10.0)
-    threading.Timer(0.5, record_catches_up).start()
-    retrainer.handle(ahead, 1)
-    assert status(app, run_id)["status"] != "queued"
+    def crash(run):  # a bug or a crash in the step, on every try
+        raise RuntimeError("boom at 0x1234")
+
+    monkeypatch.setitem(app.pipeline.retrainer.steps.table, Step.SYNC, crash)
+    invocations = run_worker(app, azurite_conn_str, settings["RETRAIN_QUEUE"], finished(app, run_id))
+
+    run = status(app, run_id)
+    assert invocations == 5
+    assert run["status"] == "failed" and run["step"] == "done"
+    assert run["error"] == {"code": "StepFailed", "message": catalogue.text("StepFailed", step="sync")}
+    assert "boom" not in json.dumps(run)
+    code, body = start(app)  # the marker was released: a new cycle starts at once
+    assert code == 202 and body["runId"] != run_id

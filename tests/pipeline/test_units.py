@@ -15,6 +15,7 @@ from shared import imaging
 from shared.errors import PermanentError, TransientError
 from shared.gate import decide
 from shared.retry import RateLimiter, backoff, call_with_retry
+from shared.run_record import Metrics
 from shared.settings import SETTINGS, SettingsError, load_settings
 from tests.pipeline.conftest import RESOURCE_ID
 
@@ -67,7 +68,7 @@ def test_identity_based_storage_needs_both_service_uris():
     with pytest.raises(SettingsError, match="queueServiceUri"):
         load_settings(env)
     env["PIPELINE_STORAGE__queueServiceUri"] = "https://acct.queue.core.windows.net"
-    assert load_settings(env).storage_identity["blobServiceUri"].startswith("https://acct.blob")
+    assert load_settings(env).identity["blobServiceUri"].startswith("https://acct.blob")
 
 
 def test_local_settings_example_lists_every_setting_and_loads():
@@ -76,8 +77,8 @@ def test_local_settings_example_lists_every_setting_and_loads():
     assert values["FUNCTIONS_WORKER_RUNTIME"] == "python"
     assert values["AzureWebJobsStorage"] == "UseDevelopmentStorage=true"
     settings = load_settings(values)
-    assert settings["CUSTOMVISION_DOMAIN"] == "Food" and settings["PREDICTION_MAX_TPS"] == 0
-    assert settings["RETRAIN_POLL_SECONDS"] == 2
+    assert settings.customvision_domain == "Food" and settings.prediction_max_tps == 0
+    assert settings.retrain_poll_seconds == 2
 
 
 def test_every_setting_has_a_description_and_a_safe_default_or_is_required():
@@ -95,7 +96,7 @@ def test_triggers_and_bindings(load_app):
     functions = {f.get_function_name(): f.get_trigger().get_dict_repr() for f in app.app.get_functions()}
     assert set(functions) == {
         "classify", "classify_poison", "classify_quick", "retrain", "retrain_status", "retrain_scheduled",
-        "retrain_worker", "console", "console_api",
+        "retrain_worker", "retrain_poison", "console", "console_api",
     }  # fmt: skip
     blob = functions["classify"]
     assert (blob["type"], blob["path"], blob["connection"], blob["source"]) == (
@@ -105,6 +106,8 @@ def test_triggers_and_bindings(load_app):
     assert functions["classify_poison"]["queueName"] == "webjobs-blobtrigger-poison"
     assert functions["retrain_worker"]["queueName"] == "%RETRAIN_QUEUE%"
     assert functions["retrain_worker"]["connection"] == "PIPELINE_STORAGE"
+    assert functions["retrain_poison"]["queueName"] == "%RETRAIN_QUEUE%-poison"
+    assert functions["retrain_poison"]["connection"] == "PIPELINE_STORAGE"
     timer = functions["retrain_scheduled"]
     assert timer["schedule"] == "%RETRAIN_SCHEDULE%" and timer["runOnStartup"] is False
     assert functions["retrain_status"]["route"] == "retrain/{runId}"
@@ -118,9 +121,7 @@ def test_host_json_choices():
     assert host["extensionBundle"]["version"] == "[4.*, 5.0.0)"
     assert host["extensions"]["blobs"]["poisonBlobThreshold"] == 5
     assert host["extensions"]["queues"]["messageEncoding"] == "base64"
-    from shared.retrain import MAX_DEQUEUE_COUNT
-
-    assert host["extensions"]["queues"]["maxDequeueCount"] == MAX_DEQUEUE_COUNT
+    assert host["extensions"]["queues"]["maxDequeueCount"] == 5
 
 
 # --- image normalisation ---------------------------------------------------------------------------
@@ -190,7 +191,7 @@ def test_decompression_bombs_are_refused_cleanly():
     Image.new("1", (12_000, 12_000)).save(out, "PNG", optimize=True)
     with pytest.raises(PermanentError) as refused:
         imaging.normalise(out.getvalue())
-    assert refused.value.code == "ImageTooLarge" and "decompression bomb" in refused.value.message
+    assert refused.value.code == "ImageTooLarge" and "89,478,485 pixels" in refused.value.message
 
 
 # --- retries and the rate limit ----------------------------------------------------------------------
@@ -222,7 +223,7 @@ def test_transient_errors_are_retried_within_the_budget_then_raised():
 
     def flaky() -> str:
         calls.append(clock.now)
-        raise TransientError("Throttled", "429", retry_after=1.0)
+        raise TransientError("Throttled", retry_after=1.0)
 
     with pytest.raises(TransientError):
         call_with_retry(flaky, lambda e: e, budget_seconds=10, what="t", sleep=clock.sleep, clock=clock)
@@ -233,7 +234,9 @@ def test_transient_errors_are_retried_within_the_budget_then_raised():
 
 def test_success_after_transient_errors_and_permanent_errors_are_not_retried():
     clock = FakeClock()
-    attempts = iter([TransientError("ServiceError", "500"), TransientError("ServiceError", "500"), "ok"])
+    attempts = iter(
+        [TransientError("ServiceError", status=500), TransientError("ServiceError", status=500), "ok"]
+    )
 
     def sometimes() -> str:
         item = next(attempts)
@@ -249,7 +252,7 @@ def test_success_after_transient_errors_and_permanent_errors_are_not_retried():
 
     def broken() -> None:
         calls.append(1)
-        raise PermanentError("NotAnImage", "no")
+        raise PermanentError("NotAnImage")
 
     with pytest.raises(PermanentError):
         call_with_retry(broken, lambda e: e, budget_seconds=60, what="t", sleep=clock.sleep, clock=clock)
@@ -272,23 +275,26 @@ def _settings(**overrides: str):
     return load_settings({**VALID, **overrides})
 
 
-def test_gate_passes_good_metrics_and_names_each_failure():
-    good = {"precision": 0.95, "recall": 0.9, "averagePrecision": 0.97}
-    assert decide(good, None, _settings())["passed"] is True
+def _metrics(precision, recall, average_precision) -> Metrics:
+    return Metrics(threshold=0.5, precision=precision, recall=recall, average_precision=average_precision)
 
-    bad = decide({"precision": 0.7, "recall": 0.9, "averagePrecision": None}, None, _settings())
-    assert bad["passed"] is False
-    assert any("GATE_MIN_PRECISION" in r for r in bad["reasons"])
-    assert any("averagePrecision was not reported" in r for r in bad["reasons"])
+
+def test_gate_passes_good_metrics_and_names_each_failure():
+    assert decide(_metrics(0.95, 0.9, 0.97), None, _settings()).passed is True
+
+    bad = decide(_metrics(0.7, 0.9, None), None, _settings())
+    assert bad.passed is False
+    assert any("GATE_MIN_PRECISION" in r for r in bad.reasons)
+    assert any("averagePrecision was not reported" in r for r in bad.reasons)
 
 
 def test_gate_refuses_a_regression_beyond_the_tolerance():
-    previous = {"precision": 0.99, "recall": 0.99, "averagePrecision": 0.99}
-    slightly_worse = {"precision": 0.98, "recall": 0.99, "averagePrecision": 0.99}
-    worse = {"precision": 0.90, "recall": 0.99, "averagePrecision": 0.99}
-    assert decide(slightly_worse, previous, _settings(GATE_TOLERANCE="0.02"))["passed"] is True
+    previous = _metrics(0.99, 0.99, 0.99)
+    slightly_worse, worse = _metrics(0.98, 0.99, 0.99), _metrics(0.90, 0.99, 0.99)
+    assert decide(slightly_worse, previous, _settings(GATE_TOLERANCE="0.02")).passed is True
     decision = decide(worse, previous, _settings(GATE_TOLERANCE="0.02"))
-    assert decision["passed"] is False and "GATE_TOLERANCE" in decision["reasons"][0]
+    assert decision.passed is False and "GATE_TOLERANCE" in decision.reasons[0]
+    assert decision.compared_with.precision == 0.99
 
 
 def test_readme_holds_the_current_settings_table():

@@ -16,6 +16,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from bench import photos, vision
 from bench.stack import FUNCTION_KEY, LocalStack
+from tests.pipeline.contract_checks import check_document, check_reply
 from tests.support.waiting import wait_until
 
 PROJECT_NAME = "Classify Fruit"
@@ -62,7 +63,7 @@ class Stack:
         return [b.name for b in self.results.list_blobs()]
 
     def document(self, image_name: str) -> dict[str, Any]:
-        return json.loads(self.results.download_blob(f"{image_name}.json").readall())
+        return check_document(json.loads(self.results.download_blob(f"{image_name}.json").readall()))
 
     def wait_for_documents(self, names: list[str], timeout: float = 180.0) -> dict[str, dict[str, Any]]:
         wanted = {f"{n}.json" for n in names}
@@ -89,9 +90,12 @@ class Stack:
         )
         try:
             with urllib.request.urlopen(request, timeout=120) as response:
-                return response.status, response.read(), _lower(response.headers)
+                answer = response.status, response.read(), _lower(response.headers)
         except urllib.error.HTTPError as error:
-            return error.code, error.read(), _lower(error.headers)
+            answer = error.code, error.read(), _lower(error.headers)
+        if answer[2].get("content-type", "").startswith("application/json"):
+            check_reply(json.loads(answer[1]))  # every JSON answer keeps the published contracts
+        return answer
 
     def devhost_log(self) -> str:
         assert self.stack.devhost is not None

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from bench.stack import FUNCTION_KEY
+from shared import catalogue
 from tests.robustness.conftest import Stack
 
 pytestmark = pytest.mark.slow  # each module starts the whole stack and trains a model
@@ -58,7 +59,8 @@ def test_unknown_route_is_404(stack: Stack) -> None:
 def test_unknown_run_is_404_naming_how_to_list_runs(stack: Stack) -> None:
     status, body, _ = stack.http("GET", "api/retrain/20260101T000000000Z-deadbeef")
     assert status == 404
-    assert error_of(body)["code"] == "RunNotFound" and "GET /api/retrain" in error_of(body)["message"]
+    assert error_of(body) == {"code": "RunNotFound", "message": catalogue.text("RunNotFound")}
+    assert "GET /api/retrain" in error_of(body)["message"]
 
 
 @pytest.mark.parametrize(
@@ -68,12 +70,16 @@ def test_unknown_run_is_404_naming_how_to_list_runs(stack: Stack) -> None:
         (b'["a list"]', "BadJson"),
         (b'{"link": "https://example.com/a.jpg"}', "BadJson"),
         (b'{"url": 42}', "BadJson"),
+        (b"[" * 1000 + b"]" * 1000, "BadJson"),  # nested deeper than the parser goes
+        (b'{"url": ' * 5000 + b'"x"' + b"}" * 5000, "BadJson"),
+        (b"\xff\xfe\x00{", "BadJson"),  # not UTF-8 text
     ],
+    ids=["broken", "list", "no-url", "url-not-a-string", "1000-deep", "5000-deep-objects", "not-text"],
 )
 def test_bad_json_is_400_saying_what_to_send(stack: Stack, body: bytes, code: str) -> None:
     status, answer, _ = stack.http("POST", "api/classify", body, {"Content-Type": "application/json"})
     assert status == 400
-    assert error_of(answer)["code"] == code and '"url"' in error_of(answer)["message"]
+    assert error_of(answer) == {"code": code, "message": catalogue.text(code)}
 
 
 def test_empty_body_is_400(stack: Stack) -> None:

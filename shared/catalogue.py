@@ -1,0 +1,193 @@
+"""Every error code the pipeline writes into a document, a run record or an HTTP reply, with its message.
+
+Each message says what happened and what to do. Placeholders take only safe values the pipeline itself
+composes (a setting name, a limit, a size, a service's error code); what an engineer needs beyond that
+(the exception, the service's text) goes to the log with the invocation id, never into a message.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+
+IMAGE_FORMATS = "JPEG, PNG, GIF, BMP, WEBP or TIFF"
+
+
+@dataclass(frozen=True)
+class Entry:
+    code: str
+    message: str
+    retryable: bool = False
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        return tuple(name for _, name, _, _ in string.Formatter().parse(self.message) if name)
+
+    def pattern(self) -> re.Pattern[str]:
+        """A regex matching any message made from this entry (placeholders match any text)."""
+        parts = []
+        for literal, name, _, _ in string.Formatter().parse(self.message):
+            parts.append(re.escape(literal))
+            if name:
+                parts.append(".+?")
+        return re.compile("".join(parts), re.DOTALL)
+
+
+_ENTRIES = (
+    # --- images (result documents, quick-test replies, training sync failures) ---
+    Entry(
+        "NotAnImage",
+        f"The file is empty, corrupt, truncated or not an image format that can be read: upload a "
+        f"{IMAGE_FORMATS}"
+        " image",
+    ),
+    Entry(
+        "ImageTooSmall",
+        "The image is {width}x{height} px; at least {minimum} px on each side is needed: upload a larger "
+        "image",
+    ),
+    Entry(
+        "ImageAspectRatio",
+        "The image is {width}x{height} px, longer than {maximum}:1, which Custom Vision refuses: crop it and "
+        "upload it again",
+    ),
+    Entry(
+        "ImageTooLarge",
+        "The image is larger than the pipeline accepts ({limit}): downscale or compress it and upload it "
+        "again",
+    ),
+    Entry(
+        "NameTooLong",
+        "The image's name is {length} characters, so its result document would pass Azure's "
+        "{limit}-character "
+        "blob-name limit; this document is stored under a short name instead: rename the image to at most "
+        "{maximum} characters",
+    ),
+    # --- the model and the Custom Vision resource ---
+    Entry(
+        "NoPublishedModel",
+        "No iteration is published as {publishedName} (PUBLISHED_NAME) in project {projectId}: run a retrain "
+        "cycle (POST /api/retrain) or publish an iteration under that name",
+    ),
+    Entry(
+        "ProjectNotFound",
+        "No Custom Vision project matches {setting}={value} on this resource: fix {setting}, or clear "
+        "CUSTOMVISION_PROJECT_ID and run a retrain cycle, which creates the project by "
+        "CUSTOMVISION_PROJECT_NAME",
+    ),
+    Entry(
+        "DomainNotFound",
+        "CUSTOMVISION_DOMAIN={domain} is not a classification domain on this resource: use one of {choices}",
+    ),
+    Entry(
+        "AuthenticationFailed",
+        "Custom Vision refused the key (HTTP {status}): check {setting} and that the endpoint belongs to the "
+        "same resource",
+    ),
+    Entry(
+        "CustomVisionRefused",
+        "Custom Vision refused the call with {serviceCode} (HTTP {status}): the function's log has the "
+        "service's explanation; fix what the code names and try again",
+    ),
+    Entry(
+        "Throttled",
+        "Custom Vision throttled the call (HTTP 429): wait a moment and try again, or lower "
+        "PREDICTION_MAX_TPS",
+        retryable=True,
+    ),
+    Entry(
+        "ServiceError",
+        "Custom Vision answered HTTP {status}: try again later; the function's log has the details",
+        retryable=True,
+    ),
+    Entry(
+        "ServiceUnavailable",
+        "Custom Vision could not be reached (the connection failed or timed out): check the "
+        "CUSTOMVISION_*_ENDPOINT"
+        " settings and try again later",
+        retryable=True,
+    ),
+    Entry(
+        "RetriesExhausted",
+        "Classification failed on every try (Custom Vision throttled, failed or could not be reached; the "
+        "function's log has each error): upload the image again to retry once the service is healthy",
+        retryable=True,
+    ),
+    # --- HTTP requests ---
+    Entry("EmptyBody", 'The body is empty: POST image bytes, or JSON {{"url": "https://..."}}'),
+    Entry(
+        "BadJson",
+        'The body is not JSON of the form {{"url": "https://..."}} (it does not parse, is nested too deeply, '
+        'or has no "url" string): send {{"url": "https://..."}} or the image bytes',
+    ),
+    Entry(
+        "UrlNotAllowed",
+        "The URL is not one the pipeline fetches (only public http:// and https:// addresses, without "
+        "credentials, on a valid port): give a public image URL or POST the image bytes instead",
+    ),
+    Entry(
+        "UrlNotResolvable",
+        "The URL's host name does not resolve: check the URL, or POST the image bytes instead",
+    ),
+    Entry(
+        "UrlFetchFailed",
+        "The image could not be fetched from the URL (an error status, a failed connection, a time limit of "
+        "QUICKTEST_URL_TIMEOUT_SECONDS or too many redirects): check that the URL serves the image, or "
+        "POST the "
+        "image bytes instead",
+    ),
+    Entry("RunNotFound", "No retrain run has this id: GET /api/retrain lists the latest runs"),
+    # --- retrain runs ---
+    Entry(
+        "NoTrainingData",
+        "The training container {container} (TRAINING_CONTAINER) does not exist: put labelled images in it "
+        "as "
+        "{{tag}}/{{file}} and start a new cycle",
+    ),
+    Entry(
+        "UploadRefused",
+        "Custom Vision refused the training image with status {status}: fix the image (format, size, "
+        "dimensions) and upload it again",
+    ),
+    Entry(
+        "TrainingFailed",
+        "Custom Vision reported the training as failed (the function's log has its details): check the "
+        "training images (at least two tags, five images each) and start a new cycle",
+    ),
+    Entry(
+        "EnqueueFailed",
+        "The run could not be queued on RETRAIN_QUEUE: check the storage account and start a new cycle",
+    ),
+    Entry(
+        "Abandoned",
+        "The run stopped updating for RETRAIN_STALE_MINUTES and was taken over by a newer one: the "
+        "function's log tells why it stopped; the newer run carries on",
+    ),
+    Entry(
+        "StepFailed",
+        "The {step} step failed on every try and was given up (its message went to the poison queue); the "
+        "function's log has each error with its invocation id: fix the cause and start a new cycle",
+    ),
+)
+
+CATALOGUE: dict[str, Entry] = {entry.code: entry for entry in _ENTRIES}
+_SAFE = (str, int, float)
+
+
+def text(code: str, **values: str | int | float) -> str:
+    """The catalogue message of ``code`` with its placeholders filled in."""
+    entry = CATALOGUE[code]
+    missing = set(entry.placeholders) - values.keys()
+    if missing:
+        raise KeyError(f"{code} needs {sorted(missing)}")
+    for name, value in values.items():
+        if not isinstance(value, _SAFE) or isinstance(value, bool):
+            raise TypeError(f"{code}: {name} must be a plain str/int/float")
+    return entry.message.format(**values)
+
+
+def matches(code: str, message: str) -> bool:
+    """True when ``message`` is a message of the catalogue entry ``code``."""
+    entry = CATALOGUE.get(code)
+    return entry is not None and entry.pattern().fullmatch(message) is not None

@@ -1,0 +1,177 @@
+"""The retrain run record (pipeline/runs/{runId}.json): its steps, statuses and sections, typed.
+
+Published as docs/schemas/run-record.schema.json (see docs/contracts.md). What can be computed is not
+stored: a run is finished when its status is terminal (its step is then ``done``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from shared.contracts import encode
+
+SCHEMA_VERSION = 1
+
+
+class Step(StrEnum):
+    SYNC = "sync"
+    TRAIN = "train"
+    POLL = "poll"
+    EVALUATE = "evaluate"
+    PUBLISH = "publish"
+    PRUNE = "prune"
+    DONE = "done"
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    REJECTED = "rejected"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (Status.QUEUED, Status.RUNNING)
+
+
+class Trigger(StrEnum):
+    HTTP = "http"
+    TIMER = "timer"
+    IMPORT = "import"
+
+
+@dataclass
+class RunError:
+    code: str
+    message: str
+
+
+@dataclass
+class SyncFailure:
+    blob: str
+    code: str
+    message: str
+
+
+@dataclass
+class SyncCounts:
+    """What the sync did to the project's images (a resumed sync keeps adding to the same counts)."""
+
+    listed: int = 0
+    uploaded: int = 0
+    retagged: int = 0
+    replaced: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    ignored: int = 0
+    tags_created: list[str] = field(default_factory=list)
+    failures: list[SyncFailure] = field(default_factory=list)
+
+
+@dataclass
+class Timing:
+    started_at: str
+    finished_at: str | None = None
+
+
+@dataclass
+class IterationInfo:
+    id: str
+    name: str
+    status: str
+    training_type: str | None
+
+
+@dataclass
+class TagMetrics:
+    tag_name: str
+    precision: float | None
+    recall: float | None
+    average_precision: float | None
+
+
+@dataclass
+class Metrics:
+    threshold: float
+    precision: float | None
+    recall: float | None
+    average_precision: float | None
+    per_tag: list[TagMetrics] = field(default_factory=list)
+
+
+@dataclass
+class Previous:
+    iteration_id: str
+    metrics: Metrics
+
+
+@dataclass
+class GateMetrics:
+    precision: float | None
+    recall: float | None
+    average_precision: float | None
+
+
+@dataclass
+class Gate:
+    passed: bool
+    reasons: list[str]
+    minimums: GateMetrics
+    tolerance: float
+    compared_with: GateMetrics | None
+
+
+@dataclass
+class Published:
+    iteration_id: str
+    published_name: str
+    replaced: str | None
+
+
+@dataclass
+class Export:
+    """A model export made after publishing (optional; null when no export was asked for)."""
+
+    status: str
+    platform: str
+    flavor: str | None = None
+    model_blob: str | None = None
+    sha1: str | None = None
+
+
+@dataclass(kw_only=True)
+class RunRecord:
+    """One retrain cycle: sync -> train -> poll -> evaluate -> (publish) -> prune -> done."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    run_id: str
+    trigger: Trigger
+    created_at: str
+    updated_at: str
+    status: Status = Status.QUEUED
+    step: Step = Step.SYNC
+    reason: str | None = None
+    error: RunError | None = None
+    finished_at: str | None = None
+    timings: dict[Step, Timing] = field(default_factory=dict)
+    project_id: str | None = None
+    sync: SyncCounts = field(default_factory=SyncCounts)
+    iteration: IterationInfo | None = None
+    known_iterations: list[str] | None = None
+    metrics: Metrics | None = None
+    previous: Previous | None = None
+    gate: Gate | None = None
+    published: Published | None = None
+    export: Export | None = None
+    pruned: list[str] = field(default_factory=list)
+    polls: int = 0
+    seq: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return encode(self)
