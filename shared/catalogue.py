@@ -169,6 +169,45 @@ _ENTRIES = (
         "The {step} step failed on every try and was given up (its message went to the poison queue); the "
         "function's log has each error with its invocation id: fix the cause and start a new cycle",
     ),
+    # --- the console's data calls (shared/console) ---
+    Entry("BadConsoleRequest", "The request body is not a JSON object: send the fields the console sends."),
+    Entry("MissingField", "The request needs a non-empty {field!r} field."),
+    Entry("BadParameter", "The query parameter {name!r} is not valid: {why}."),
+    Entry("BadArea", "Only the pipeline's own containers can be read here: use one of {allowed}."),
+    Entry(
+        "BadBlobName",
+        "That blob name cannot be used here (empty, too long, or containing '..' or a leading '/'): pick "
+        "the image from the console's lists.",
+    ),
+    Entry(
+        "BadTag",
+        "{tag!r} is not a tag folder the console can use: pick one of the project's tags or the Negative "
+        "folder {negative!r}.",
+    ),
+    Entry(
+        "BlobNotFound", "{area}/{name} is not there any more (moved or deleted meanwhile): reload the list."
+    ),
+    Entry(
+        "BlobChanged",
+        "{area}/{name} changed while it was being moved; nothing was removed: reload and try again.",
+    ),
+    Entry("NotViewable", "{area}/{name} is not an image the console can show (unreadable or too large)."),
+    Entry(
+        "UnknownRoute",
+        "The console has no {method} {path!r}: reload the page (it may be newer than this tab).",
+    ),
+    Entry(
+        "StorageUnavailable",
+        "The storage account did not answer as expected: try again in a moment; the app's log has the "
+        "details.",
+    ),
+    Entry(
+        "CustomVisionUnavailable",
+        "Custom Vision did not answer: try again in a moment; the app's log has the details.",
+    ),
+    Entry("ConsoleFailed", "The console could not do that: try again; the app's log has the details."),
+    Entry("BadUndo", "That undo no longer applies: reload the list."),
+    Entry("StaticNotFound", "The console has no file {path!r}: open the console's start page."),
 )
 
 CATALOGUE: dict[str, Entry] = {entry.code: entry for entry in _ENTRIES}

@@ -38,9 +38,9 @@ class ConsoleRequest:
         try:
             data = json.loads(self.body or b"null")
         except ValueError:
-            raise BadRequest("BadJson") from None
+            raise BadRequest("BadConsoleRequest") from None
         if not isinstance(data, dict):
-            raise BadRequest("BadJson")
+            raise BadRequest("BadConsoleRequest")
         return data
 
     def text(self, name: str, *, required: bool = True) -> str:

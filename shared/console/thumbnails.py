@@ -61,7 +61,7 @@ def thumbnail(areas: Areas, area: str, name: str, size: str, if_none_match: str 
     if if_none_match and etag in [tag.strip() for tag in if_none_match.split(",")]:
         return respond(304, b"", "image/jpeg", headers)
     if props.size > MAX_SOURCE_BYTES:
-        raise Unprocessable("NotAnImage", area=area, name=name)
+        raise Unprocessable("NotViewable", area=area, name=name)
     try:
         data = blob.download_blob().readall()
     except ResourceNotFoundError:
@@ -69,5 +69,5 @@ def thumbnail(areas: Areas, area: str, name: str, size: str, if_none_match: str 
     try:
         preview = make_preview(data, SIZES[size])
     except ValueError:
-        raise Unprocessable("NotAnImage", area=area, name=name) from None
+        raise Unprocessable("NotViewable", area=area, name=name) from None
     return respond(200, preview, "image/jpeg", headers)

@@ -208,7 +208,7 @@ def test_assigning_a_review_image_never_overwrites_and_undo_restores_it(console_
         ("review/assign", {"name": "x/../y.jpg", "tag": "apple"}, 400, "BadBlobName"),
         ("review/assign", {"name": "gone.jpg", "tag": "apple"}, 404, "BlobNotFound"),
         ("review/assign", {"tag": "apple"}, 400, "MissingField"),
-        ("review/assign", [1, 2], 400, "BadJson"),
+        ("review/assign", [1, 2], 400, "BadConsoleRequest"),
         (
             "undo",
             {"undo": {"kind": "move", "from": {"area": "pipeline", "name": "a"}, "to": {}}},
@@ -301,7 +301,7 @@ def test_a_blob_that_is_not_an_image_has_no_preview(console_stack: Stack):
     status, answer, headers = api(
         console_stack, "GET", f"thumb?{urlencode({'area': 'review', 'name': name})}"
     )
-    assert status == 422 and answer["error"]["code"] == "NotAnImage"
+    assert status == 422 and answer["error"]["code"] == "NotViewable"
     assert name in answer["error"]["message"]
     assert headers["content-type"].startswith("application/json")
     console_stack.container("REVIEW_CONTAINER").delete_blob(name)
