@@ -23,7 +23,7 @@ from shared.gate import decide, metrics_of
 from shared.runs import Run, RunStore, new_record, new_run_id
 from shared.settings import Settings
 from shared.storage import Storage, ensure_queue
-from shared.training_sync import Manifest, Syncer, batches, plan
+from shared.training_sync import Manifest, Mirror, Sources, SyncReport
 
 log = logging.getLogger(__name__)
 RUN_ID = re.compile(r"\d{8}T\d{9}Z-[0-9a-f]{8}")
@@ -65,13 +65,12 @@ class Retrainer:
         return True, run.data
 
     def has_new_training(self) -> bool:
-        """True when training blobs were added or changed since the last sync, or synced but not trained."""
-        manifest = Manifest(self.pipeline)
+        """True when training blobs were added, changed, moved or deleted since the last sync, or synced but
+        not trained (one listing, no Custom Vision call)."""
         try:
-            pending = plan(self.training, manifest).pending
+            return Mirror.pending(self.training, self.pipeline, self.settings["NEGATIVE_FOLDER"])
         except ResourceNotFoundError:  # no training container yet
             return False
-        return bool(pending) or bool(manifest.data.get("needsTraining"))
 
     def scheduled(self) -> dict[str, Any] | None:
         if not self.has_new_training():
@@ -173,35 +172,32 @@ class Retrainer:
         pid = self.cv.project_id(create=True)
         self.cv.training(lambda t: t.get_project(pid), "get project")
         run.data["projectId"] = pid
-        manifest = Manifest(self.pipeline)
-        manifest.for_project(pid)
-        try:
-            todo = plan(self.training, manifest)
+        mirror = Mirror(self.cv, pid, Sources(self.training, self.pipeline), self.settings["NEGATIVE_FOLDER"])
+
+        def checkpoint(report: SyncReport) -> None:
+            run.data["sync"] = report.as_record()
+            self.store.save(run)
+
+        try:  # a continued sync adds to the counts of its first pass
+            report = mirror.run(
+                SYNC_BATCHES_PER_INVOCATION, SyncReport.from_record(run.data["sync"]), checkpoint
+            )
         except ResourceNotFoundError:
             raise PermanentError(
                 "NoTrainingData",
                 f"The training container {self.settings['TRAINING_CONTAINER']!r} (TRAINING_CONTAINER) does "
                 "not exist: put labelled images in it as {tag}/{file}",
             ) from None
-        counts = run.data["sync"]
-        if counts["listed"] == 0:  # first pass of this run (a resumed sync keeps the first counts)
-            counts.update(
-                listed=todo.listed, pending=len(todo.pending), unchanged=todo.unchanged, ignored=todo.ignored
+        run.data["sync"] = report.as_record()
+        if not report.complete:  # keep each invocation short: continue in a new message
+            self._enqueue(run, delay=0)
+            return None
+        if not mirror.needs_training and self._completed_iterations(pid):
+            self._finish(
+                run,
+                "skipped",
+                reason="No new, changed, moved or deleted training images since the last training",
             )
-
-        def record_failure(name: str, status: str) -> None:
-            if len(counts["failures"]) < 20:
-                counts["failures"].append({"blob": name, "status": status})
-
-        syncer = Syncer(self.cv, pid, self.training, manifest)
-        for index, batch in enumerate(batches(todo.pending)):
-            if index == SYNC_BATCHES_PER_INVOCATION:  # keep each invocation short: continue in a new message
-                self._enqueue(run, delay=0)
-                return None
-            syncer.upload(batch, counts, record_failure)
-            self.store.save(run)
-        if not manifest.data["needsTraining"] and self._completed_iterations(pid):
-            self._finish(run, "skipped", reason="No new or changed training images since the last training")
             return None
         return "train"
 

@@ -122,6 +122,13 @@ def _publish_name(text: str) -> str:
     return text
 
 
+def _folder_name(text: str) -> str:
+    name = text.strip()
+    if not name or len(name) > 256 or "/" in name:
+        raise ValueError("must be a folder name of 1 to 256 characters, without '/'")
+    return name
+
+
 SETTINGS: tuple[Setting, ...] = (
     # Storage (connection string or identity-based group, see STORAGE_CONNECTION)
     Setting(
@@ -149,6 +156,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Container of labelled training images, training/{tag}/{file}.",
         "training",
         _container_name,
+    ),
+    Setting(
+        "NEGATIVE_FOLDER",
+        "Training folder whose images become Custom Vision's Negative tag ('none of these' examples).",
+        "_negative",
+        _folder_name,
     ),
     Setting(
         "PIPELINE_CONTAINER",
