@@ -40,6 +40,7 @@ class Manifest:
         self.data: dict[str, Any] = found.data if found else _empty(None)
         self.data.setdefault("images", {})
         self.data.setdefault("needsTraining", False)
+        self.data["schemaVersion"] = SCHEMA_VERSION  # entries of version 1 are read as they are
         self.etag = found.etag if found else None
         self._base = json.loads(json.dumps(self.data))  # what was read: the other side of a merge
 

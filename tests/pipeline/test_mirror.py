@@ -151,9 +151,9 @@ class Setup:
         project = self.client.create_project(values["CUSTOMVISION_PROJECT_NAME"], domain_id=FOOD_DOMAIN)
         self.pid = project.id
 
-    def mirror(self):
+    def mirror(self, budget: int = 100, so_far=None):
         sources = Sources(self.stores["training"], self.stores["pipeline"])
-        return Mirror(self.cv, self.pid, sources, self.settings["NEGATIVE_FOLDER"]).run(budget=100)
+        return Mirror(self.cv, self.pid, sources, self.settings["NEGATIVE_FOLDER"]).run(budget, so_far)
 
 
 def test_images_added_through_the_sdk_are_never_touched(azurite_conn_str, localvision_endpoint, fruit_dir):
@@ -234,18 +234,43 @@ def test_a_folder_differing_only_in_case_joins_the_tag_and_creation_is_bounded(
     assert {t.name: t.image_count for t in setup.client.get_tags(setup.pid)} == {"apple": 3}
 
 
-def test_deletes_go_in_calls_of_at_most_256_ids(azurite_conn_str, localvision_endpoint):
-    """localvision refuses more than 256 imageIds in one delete_images call, as the SDK documents."""
+def test_a_sync_continued_in_passes_counts_once_and_deletes_go_256_ids_a_call(
+    azurite_conn_str, localvision_endpoint
+):
+    """The worker continues a long sync in a new message after a budget of call batches; localvision
+    refuses more than 256 imageIds in one delete_images call, as the SDK documents."""
     setup = Setup(azurite_conn_str, localvision_endpoint, "many")
     training = setup.stores["training"]
     for index in range(300):
         training.upload_blob(f"dots/{index:03d}.jpg", tiny_jpeg(index))
-    assert setup.mirror().uploaded == 300
+    report, passes = None, 0
+    while report is None or not report.complete:  # 5 upload batches of 64, 2 per pass
+        report = setup.mirror(budget=2, so_far=report)
+        passes += 1
+    assert passes == 3
+    assert (report.listed, report.uploaded, report.unchanged, report.tags_created) == (300, 300, 0, ["dots"])
+    assert setup.client.get_image_count(setup.pid) == 300
     for blob in list(training.list_blobs()):
         training.delete_blob(blob.name)
     report = setup.mirror()
     assert report.deleted == 300 and report.failed == 0
     assert setup.client.get_image_count(setup.pid) == 0
+
+
+def test_a_tag_created_by_someone_else_meanwhile_is_found_with_one_more_read(
+    azurite_conn_str, localvision_endpoint
+):
+    from shared.mirror_plan import folder_of
+    from shared.mirror_tags import TagResolver
+
+    setup = Setup(azurite_conn_str, localvision_endpoint, "race")
+    resolver = TagResolver(setup.cv, setup.pid)
+    assert resolver.ids_of_key("apple") == ()  # the tags are read: none yet
+    other = setup.client.create_tag(setup.pid, "apple")  # another writer creates it meanwhile
+    assert resolver.id_of(folder_of("Apple/x.jpg", "_negative")) == other.id
+    assert resolver.created == []
+    too_long = folder_of("b" * 300 + "/x.jpg", "_negative")
+    assert resolver.id_of(too_long) is None and resolver.failure(too_long) == "InvalidTagName"
 
 
 def test_two_concurrent_manifest_writers_lose_nothing(azurite_conn_str, localvision_endpoint):
