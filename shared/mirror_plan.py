@@ -10,7 +10,6 @@ did not upload are never in the manifest as owned, so nothing here can ever touc
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -147,10 +146,6 @@ def md5_of(content_md5: bytes | bytearray | None) -> str | None:
     return f"md5:{bytes(content_md5).hex()}" if content_md5 else None
 
 
-def md5_from_base64(text: str | None) -> str | None:
-    return md5_of(base64.b64decode(text)) if text else None
-
-
 def has_changes(listing: Iterable[Listed], entries: Mapping[str, Entry], negative_folder: str) -> bool:
     """Anything new, changed or gone since the manifest was written (cheap: no hashing, no calls)."""
     seen = set()
@@ -172,113 +167,136 @@ def diff(
     negative_folder: str,
     hash_of: Callable[[Listed], str],
 ) -> Plan:
-    plan = Plan()
-    present: dict[str, Listed] = {}
-    steady: dict[str, Entry] = {}  # present and unchanged
-    fresh: list[tuple[Listed, Folder, str]] = []  # new or changed content
-    for blob in sorted(listing, key=lambda b: b.name):
-        plan.listed += 1
-        folder = folder_of(blob.name, negative_folder)
-        if folder is None:
-            plan.ignored += 1
-            continue
-        present[blob.name] = blob
-        entry = entries.get(blob.name)
-        if entry is not None and entry.etag == blob.etag:
-            if entry.hash is None and blob.md5:  # an entry from before hashes: learn it for free
-                entry = replace(entry, hash=blob.md5)
-                plan.writes[blob.name] = entry
-            steady[blob.name] = entry
-            continue
-        digest = blob.md5 or hash_of(blob)
-        if entry is not None and entry.hash == digest and entry.tag == folder.key:
-            entry = replace(entry, etag=blob.etag)  # the same bytes written again
-            plan.writes[blob.name] = entry
-            steady[blob.name] = entry
-            continue
-        fresh.append((blob, folder, digest))
+    """The work that makes the project equal to ``listing``; ``hash_of`` only for new or changed blobs."""
+    differ = _Differ(entries, negative_folder)
+    differ.sort(listing, hash_of)
+    differ.take_over_moves()
+    differ.let_copies_inherit()
+    differ.upload_the_rest()
+    differ.delete_the_unclaimed()
+    return differ.plan
 
-    # Owned images whose blob is gone or holds new content: a fresh blob with their bytes takes them over.
-    fresh_names = {blob.name for blob, _, _ in fresh}
-    released: dict[str, Entry] = {
-        name: entry
-        for name, entry in entries.items()
-        if entry.owned and entry.image_id and (name not in present or name in fresh_names)
-    }
-    by_hash: dict[str, list[str]] = {}
-    for name, entry in sorted(released.items()):
-        if entry.hash:
-            by_hash.setdefault(entry.hash, []).append(name)
-    # content in the project through a steady blob: its own image, or a copy of someone else's
-    live: dict[str, str | None] = {e.hash: e.image_id for e in steady.values() if e.hash and e.owned}
-    for entry in steady.values():
-        if entry.hash and entry.status == DUPLICATE:
-            live.setdefault(entry.hash, entry.image_id)
 
-    claimed: set[str] = set()
-    rest: list[tuple[Listed, Folder, str]] = []
-    for blob, folder, digest in fresh:
-        if not folder.valid:
-            plan.failures.append((blob.name, INVALID_TAG_NAME))
-            plan.writes[blob.name] = Entry(blob.etag, digest, None, folder.key, (), INVALID_TAG_NAME)
-            continue
-        candidates = [name for name in by_hash.get(digest, []) if name not in claimed]
-        if not candidates:
-            rest.append((blob, folder, digest))
-            continue
-        source = candidates[0]
-        claimed.add(source)
-        old = released[source]
-        live[digest] = old.image_id
-        if source != blob.name:  # the image leaves its old blob (whose new content, if any, comes next)
-            plan.writes.setdefault(source, None)
-        if old.tag == folder.key:  # renamed inside its folder: nothing changes in the project
-            plan.writes[blob.name] = replace(old, etag=blob.etag, hash=digest)
-            plan.unchanged += 1
-        else:
-            plan.retags.append(_retag(blob, folder, digest, source, old))
+class _Differ:
+    """The phases of ``diff``, in order, sharing what each learnt."""
 
-    # Released images no fresh blob took: a steady copy of the same bytes inherits them.
-    heirs: dict[str, str] = {}
-    for name, entry in steady.items():
-        if entry.status == DUPLICATE and entry.hash:
-            heirs.setdefault(entry.hash, name)
-    for name, entry in sorted(released.items()):
-        heir = heirs.pop(entry.hash, None) if entry.hash and name not in claimed else None
-        if heir is None:
-            continue
-        claimed.add(name)
-        plan.writes.setdefault(name, None)
-        heir_entry = steady[heir]
-        if heir_entry.tag == entry.tag:
-            plan.writes[heir] = replace(entry, etag=heir_entry.etag, status="OK")
-        else:
-            folder = folder_of(heir, negative_folder)
-            assert folder is not None and entry.hash is not None
-            plan.retags.append(_retag(present[heir], folder, entry.hash, name, entry))
-            del steady[heir]
+    def __init__(self, entries: Mapping[str, Entry], negative_folder: str) -> None:
+        self.entries = entries
+        self.negative_folder = negative_folder
+        self.plan = Plan()
+        self.present: dict[str, Listed] = {}
+        self.steady: dict[str, Entry] = {}  # present and unchanged
+        self.fresh: list[tuple[Listed, Folder, str]] = []  # new or changed content, with its hash
+        self.released: dict[str, Entry] = {}  # owned images whose blob is gone or holds new content
+        self.claimed: set[str] = set()  # released entries whose image another blob takes over
+        self.live: dict[str, str | None] = {}  # content in the project through a steady blob -> image
+        self.rest: list[tuple[Listed, Folder, str]] = []  # fresh blobs that took over nothing
 
-    uploading: set[str] = set()
-    for blob, folder, digest in rest:
-        entry = entries.get(blob.name)
-        if digest in live or digest in uploading:  # a copy of content already in the project
-            plan.duplicates += 1
-            plan.writes[blob.name] = Entry(blob.etag, digest, live.get(digest), folder.key, (), DUPLICATE)
-            continue
-        uploading.add(digest)
-        replaced = entry is not None and (
-            entry.status == REPLACED or (blob.name in released and blob.name not in claimed)
-        )
-        plan.uploads.append(Upload(blob, folder, digest, replaced))
+    def sort(self, listing: Iterable[Listed], hash_of: Callable[[Listed], str]) -> None:
+        plan = self.plan
+        for blob in sorted(listing, key=lambda b: b.name):
+            plan.listed += 1
+            folder = folder_of(blob.name, self.negative_folder)
+            if folder is None:
+                plan.ignored += 1
+                continue
+            self.present[blob.name] = blob
+            entry = self.entries.get(blob.name)
+            if entry is not None and entry.etag == blob.etag:
+                if entry.hash is None and blob.md5:  # an entry from before hashes: learn it for free
+                    entry = plan.writes[blob.name] = replace(entry, hash=blob.md5)
+                self.steady[blob.name] = entry
+                continue
+            digest = blob.md5 or hash_of(blob)
+            if entry is not None and entry.hash == digest and entry.tag == folder.key:
+                entry = plan.writes[blob.name] = replace(entry, etag=blob.etag)  # same bytes written again
+                self.steady[blob.name] = entry
+                continue
+            self.fresh.append((blob, folder, digest))
+        fresh_names = {blob.name for blob, _, _ in self.fresh}
+        self.released = {
+            name: entry
+            for name, entry in sorted(self.entries.items())
+            if entry.owned and entry.image_id and (name not in self.present or name in fresh_names)
+        }
+        self.live = {e.hash: e.image_id for e in self.steady.values() if e.hash and e.owned}
+        for entry in self.steady.values():
+            if entry.hash and entry.status == DUPLICATE:
+                self.live.setdefault(entry.hash, entry.image_id)
 
-    for name, entry in sorted(released.items()):  # nobody took them: delete their images
-        if name not in claimed:
-            plan.deletes.append(Delete(name, entry.image_id, replaced=name in present))  # type: ignore[arg-type]
-    for name in entries:  # gone blobs that own nothing: forget them
-        if name not in present and name not in released:
-            plan.writes[name] = None
-    plan.unchanged += len(steady)
-    return plan
+    def take_over_moves(self) -> None:
+        """A fresh blob with the bytes of a released image takes the image over: a move or a rename."""
+        by_hash: dict[str, list[str]] = {}
+        for name, entry in self.released.items():
+            if entry.hash:
+                by_hash.setdefault(entry.hash, []).append(name)
+        plan = self.plan
+        for blob, folder, digest in self.fresh:
+            if not folder.valid:
+                plan.failures.append((blob.name, INVALID_TAG_NAME))
+                plan.writes[blob.name] = Entry(blob.etag, digest, None, folder.key, (), INVALID_TAG_NAME)
+                continue
+            source = next((n for n in by_hash.get(digest, []) if n not in self.claimed), None)
+            if source is None:
+                self.rest.append((blob, folder, digest))
+                continue
+            self.claimed.add(source)
+            old = self.released[source]
+            self.live[digest] = old.image_id
+            if source != blob.name:  # the image leaves its old blob (whose new content, if any, comes next)
+                plan.writes.setdefault(source, None)
+            if old.tag == folder.key:  # renamed inside its folder: nothing changes in the project
+                plan.writes[blob.name] = replace(old, etag=blob.etag, hash=digest)
+                plan.unchanged += 1
+            else:
+                plan.retags.append(_retag(blob, folder, digest, source, old))
+
+    def let_copies_inherit(self) -> None:
+        """A released image no fresh blob took goes to a steady copy of the same bytes, if there is one."""
+        heirs: dict[str, str] = {}
+        for name, entry in self.steady.items():
+            if entry.status == DUPLICATE and entry.hash:
+                heirs.setdefault(entry.hash, name)
+        for name, entry in self.released.items():
+            heir = heirs.pop(entry.hash, None) if entry.hash and name not in self.claimed else None
+            if heir is None:
+                continue
+            self.claimed.add(name)
+            self.plan.writes.setdefault(name, None)
+            heir_entry = self.steady[heir]
+            if heir_entry.tag == entry.tag:
+                self.plan.writes[heir] = replace(entry, etag=heir_entry.etag, status="OK")
+            else:
+                folder = folder_of(heir, self.negative_folder)
+                assert folder is not None and entry.hash is not None
+                self.plan.retags.append(_retag(self.present[heir], folder, entry.hash, name, entry))
+                del self.steady[heir]  # counted as retagged, not unchanged
+
+    def upload_the_rest(self) -> None:
+        uploading: set[str] = set()
+        for blob, folder, digest in self.rest:
+            if digest in self.live or digest in uploading:  # a copy of content already in the project
+                self.plan.duplicates += 1
+                self.plan.writes[blob.name] = Entry(
+                    blob.etag, digest, self.live.get(digest), folder.key, (), DUPLICATE
+                )
+                continue
+            uploading.add(digest)
+            entry = self.entries.get(blob.name)
+            replaced = entry is not None and (
+                entry.status == REPLACED or (blob.name in self.released and blob.name not in self.claimed)
+            )
+            self.plan.uploads.append(Upload(blob, folder, digest, replaced))
+
+    def delete_the_unclaimed(self) -> None:
+        for name, entry in self.released.items():
+            if name not in self.claimed:
+                assert entry.image_id is not None
+                self.plan.deletes.append(Delete(name, entry.image_id, replaced=name in self.present))
+        for name in self.entries:  # gone blobs that own nothing: forget them
+            if name not in self.present and name not in self.released:
+                self.plan.writes[name] = None
+        self.plan.unchanged += len(self.steady)
 
 
 def _retag(blob: Listed, folder: Folder, digest: str, source: str, old: Entry) -> Retag:

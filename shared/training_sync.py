@@ -27,7 +27,6 @@ from shared.customvision import CustomVision
 from shared.errors import PermanentError
 from shared.mirror_manifest import Manifest
 from shared.mirror_plan import (
-    DUPLICATE,
     REPLACED,
     Delete,
     Entry,
@@ -102,7 +101,6 @@ class Mirror:
         self.manifest = Manifest(sources.pipeline)
         self.manifest.for_project(project_id)
         self.tags = TagResolver(cv, project_id)
-        self._present: set[str] = set()
 
     @property
     def needs_training(self) -> bool:
@@ -124,7 +122,6 @@ class Mirror:
         progress: Callable[[SyncReport], None] | None = None,
     ) -> SyncReport:
         listing = list_training(self.training)
-        self._present = {blob.name for blob in listing}
         plan = diff(listing, self.manifest.entries(), self.negative_folder, self._hash)
         report = SyncReport(
             listed=plan.listed, unchanged=plan.unchanged, ignored=plan.ignored, duplicates=plan.duplicates
@@ -311,4 +308,4 @@ class Mirror:
             self.manifest.put(item.blob.name, None)  # tried again next cycle
 
 
-__all__ = ["DUPLICATE", "Manifest", "Mirror", "Sources", "SyncReport"]
+__all__ = ["Manifest", "Mirror", "Sources", "SyncReport"]
