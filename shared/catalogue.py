@@ -146,6 +146,25 @@ _ENTRIES = (
         "{{tag}}/{{file}} and start a new cycle",
     ),
     Entry(
+        "InvalidTagName",
+        "The folder name is not a tag name Custom Vision accepts (1 to 256 characters after trimming): "
+        "rename the folder and retrain",
+    ),
+    Entry(
+        "TagConflict",
+        "The folder's tag could not be created or found in the project: check the project's tags (a tag may "
+        "differ only in case) and retrain",
+    ),
+    Entry(
+        "TagLimitExceeded",
+        "The project has as many tags as its tier allows: remove a tag or the folder, then retrain",
+    ),
+    Entry(
+        "ManifestBusy",
+        "The sync manifest kept changing under concurrent writers: the cycle is retried",
+        retryable=True,
+    ),
+    Entry(
         "UploadRefused",
         "Custom Vision refused the training image with status {status}: fix the image (format, size, "
         "dimensions) and upload it again",

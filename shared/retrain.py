@@ -27,7 +27,7 @@ from shared.run_record import RunError, RunRecord, Status, Step, Timing, Trigger
 from shared.runs import Run, RunStore, new_record, new_run_id
 from shared.settings import Settings
 from shared.storage import Storage, ensure_queue
-from shared.training_sync import Manifest, plan
+from shared.training_sync import Mirror
 
 log = logging.getLogger(__name__)
 RUN_ID = re.compile(r"\d{8}T\d{9}Z-[0-9a-f]{8}")
@@ -83,13 +83,14 @@ class Retrainer:
         return Started(True, run_id, run.record.status)
 
     def has_new_training(self) -> bool:
-        """True when training blobs were added or changed since the last sync, or synced but not trained."""
-        manifest = Manifest(self.state_container)
+        """True when training blobs were added, changed, moved or deleted since the last sync, or synced but
+        not trained (one listing, no Custom Vision call)."""
         try:
-            pending = plan(self.training_container, manifest).pending
+            return Mirror.pending(
+                self.training_container, self.state_container, self.settings.negative_folder
+            )
         except ResourceNotFoundError:  # no training container yet
             return False
-        return bool(pending) or bool(manifest.data.get("needsTraining"))
 
     def scheduled(self) -> Started | None:
         if not self.has_new_training():

@@ -14,14 +14,16 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
-from shared import catalogue
+from shared.contracts import decode, encode
 from shared.customvision import CustomVision
 from shared.errors import PermanentError, PipelineError
 from shared.gate import decide, metrics_of
-from shared.run_record import IterationInfo, Previous, Published, Status, Step, SyncCounts, SyncFailure
+from shared.mirror_manifest import Manifest
+from shared.mirror_report import SyncReport
+from shared.run_record import IterationInfo, Previous, Published, Status, Step, SyncCounts
 from shared.runs import Run
 from shared.settings import Settings
-from shared.training_sync import MAX_FAILURES_LISTED, Manifest, Syncer, batches, plan
+from shared.training_sync import Mirror, Sources
 
 log = logging.getLogger(__name__)
 SYNC_BATCHES_PER_INVOCATION = 8
@@ -29,27 +31,6 @@ SYNC_BATCHES_PER_INVOCATION = 8
 Handler = Callable[[Run], Step | None]
 Enqueue = Callable[[Run, int], None]
 Finish = Callable[..., None]
-
-
-def sync_failure(blob: str, status: str) -> SyncFailure:
-    """A training blob that was not uploaded, with its catalogue code and message."""
-    if status in catalogue.CATALOGUE and not catalogue.CATALOGUE[status].placeholders:
-        return SyncFailure(blob, status, catalogue.text(status))
-    safe = status if status.isalnum() else "ErrorUnknown"
-    return SyncFailure(blob, "UploadRefused", catalogue.text("UploadRefused", status=safe))
-
-
-def upload_batch(syncer: Syncer, batch: list[Any], counts: SyncCounts) -> None:
-    """Upload one batch with the syncer and add what it did to the run record's counts."""
-    tally: dict[str, Any] = {"uploaded": 0, "duplicates": 0, "failed": 0, "tagsCreated": []}
-    failures: list[tuple[str, str]] = []
-    syncer.upload(batch, tally, lambda blob, status: failures.append((blob, status)))
-    counts.uploaded += tally["uploaded"]
-    counts.duplicates += tally["duplicates"]
-    counts.failed += tally["failed"]
-    counts.tags_created.extend(tally["tagsCreated"])
-    room = max(0, MAX_FAILURES_LISTED - len(counts.failures))
-    counts.failures.extend(sync_failure(blob, status) for blob, status in failures[:room])
 
 
 class Steps:
@@ -85,26 +66,25 @@ class Steps:
         pid = self.cv.project_id(create=True)
         self.cv.training(lambda t: t.get_project(pid), "get project")
         record.project_id = pid
-        manifest = Manifest(self.state_container)
-        manifest.for_project(pid)
+        sources = Sources(self.training_container, self.state_container)
+        mirror = Mirror(self.cv, pid, sources, self.settings.negative_folder)
+
+        def checkpoint(report: SyncReport) -> None:
+            record.sync = decode(SyncCounts, report.as_record())
+            self.save(run)
+
+        so_far = SyncReport.from_record(encode(record.sync))  # a continued sync adds to its first pass
         try:
-            todo = plan(self.training_container, manifest)
+            report = mirror.run(SYNC_BATCHES_PER_INVOCATION, so_far, checkpoint)
         except ResourceNotFoundError:
             raise PermanentError("NoTrainingData", container=self.settings.training_container) from None
-        counts = record.sync
-        if counts.listed == 0:  # first pass of this run (a resumed sync keeps the first counts)
-            counts.listed, counts.unchanged, counts.ignored = todo.listed, todo.unchanged, todo.ignored
-        syncer = Syncer(self.cv, pid, self.training_container, manifest)
-        for index, batch in enumerate(batches(todo.pending)):
-            if index == SYNC_BATCHES_PER_INVOCATION:  # keep each invocation short: continue in a new message
-                self.enqueue(run, 0)
-                return None
-            upload_batch(syncer, batch, counts)
-            self.save(run)
-        if not manifest.data["needsTraining"] and self._completed_iterations(pid):
-            self.finish(
-                run, Status.SKIPPED, reason="No new or changed training images since the last training"
-            )
+        record.sync = decode(SyncCounts, report.as_record())
+        if not report.complete:  # keep each invocation short: continue in a new message
+            self.enqueue(run, 0)
+            return None
+        if not mirror.needs_training and self._completed_iterations(pid):
+            reason = "No new, changed, moved or deleted training images since the last training"
+            self.finish(run, Status.SKIPPED, reason=reason)
             return None
         return Step.TRAIN
 

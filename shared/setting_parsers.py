@@ -99,3 +99,10 @@ def publish_name(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", text):
         raise ValueError("must be 1-64 letters, digits, '.', '_' or '-'")
     return text
+
+
+def folder_name(text: str) -> str:
+    name = text.strip()
+    if not name or len(name) > 256 or "/" in name:
+        raise ValueError("must be a folder name of 1 to 256 characters, without '/'")
+    return name

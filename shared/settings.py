@@ -71,6 +71,12 @@ SETTINGS: tuple[Setting, ...] = (
         p.container_name,
     ),
     Setting(
+        "NEGATIVE_FOLDER",
+        "Training folder whose images become Custom Vision's Negative tag ('none of these' examples).",
+        "_negative",
+        p.folder_name,
+    ),
+    Setting(
         "PIPELINE_CONTAINER",
         "Container of the pipeline's own state: run records, sync manifest, lock.",
         "pipeline",
@@ -210,6 +216,7 @@ class Settings:
     results_container: str
     review_container: str
     training_container: str
+    negative_folder: str
     pipeline_container: str
     retrain_queue: str
     customvision_training_endpoint: str

@@ -152,6 +152,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           value: trainingContainer
         }
         {
+          name: 'NEGATIVE_FOLDER'
+          value: '_negative'
+        }
+        {
           name: 'PIPELINE_CONTAINER'
           value: pipelineContainer
         }

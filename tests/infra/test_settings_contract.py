@@ -25,10 +25,12 @@ HOST_ONLY = frozenset(
         "AzureWebJobsStorage__clientId",
         "AzureWebJobsStorage__blobServiceUri",
         "AzureWebJobsStorage__queueServiceUri",
+        "AzureWebJobsStorage__tableServiceUri",
         "FUNCTIONS_WORKER_RUNTIME",  # local only; Flex Consumption takes it from functionAppConfig.runtime
         "APPLICATIONINSIGHTS_CONNECTION_STRING",
         "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
         "DEVHOST_FUNCTION_KEY",  # local only: devhost's function key; in Azure the host keeps its own keys
+        "DEVHOST_BLOBS_EXTENSION_KEY",  # local only: devhost's blobs extension key for the Event Grid webhook
     }
 )
 # The identity-based form of the pipeline's storage connection, used in Azure.
