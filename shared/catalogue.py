@@ -201,7 +201,7 @@ _ENTRIES = (
     Entry(
         "BadTag",
         "{tag!r} is not a tag folder the console can use: pick one of the project's tags or the Negative "
-        "folder {negative!r}.",
+        "folder (NEGATIVE_FOLDER).",
     ),
     Entry(
         "BlobNotFound", "{area}/{name} is not there any more (moved or deleted meanwhile): reload the list."

@@ -11,7 +11,7 @@ from typing import Any
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from shared.console import results, review, training
-from shared.console.areas import NEGATIVE_FOLDER, Areas
+from shared.console.areas import Areas
 from shared.console.catalogue import message_for
 from shared.console.http import (
     ConsoleError,
@@ -38,7 +38,7 @@ class ConsoleApi:
     ) -> None:
         self.settings = settings
         self.areas = Areas(settings, storage)
-        self.project = Project(cv, settings.prediction_threshold)
+        self.project = Project(cv, settings.prediction_threshold, settings.negative_folder)
         self._retrainer = retrainer
 
     @cached_property
@@ -107,7 +107,7 @@ class ConsoleApi:
             tags, problem = [], {"code": error.code, "message": error.message}
         return {
             "tags": tags,
-            "negativeFolder": NEGATIVE_FOLDER,
+            "negativeFolder": self.settings.negative_folder,
             "predictionThreshold": self.settings.prediction_threshold,
             "reviewThreshold": self.settings.review_threshold,
             "publishedName": self.settings.published_name,

@@ -24,8 +24,6 @@ from shared.console.http import BadRequest, Conflict, NotFound
 from shared.settings import Settings
 from shared.storage import Storage, ensure_container
 
-# The Negative tag's training folder. (A setting for it may come; until then this constant.)
-NEGATIVE_FOLDER = "_negative"
 # Areas whose images the console shows (thumbnails); "discarded" only holds what the review queue
 # discarded, so that an undo can bring it back.
 IMAGE_AREAS = ("images", "review", "training")
@@ -53,7 +51,7 @@ def check_tag(tag: str, allowed: set[str]) -> str:
     for known in allowed:
         if known.lower() == tag.lower():
             return known
-    raise BadRequest("BadTag", tag=tag[:MAX_TAG], negative=NEGATIVE_FOLDER)
+    raise BadRequest("BadTag", tag=tag[:MAX_TAG])
 
 
 @dataclass(frozen=True)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.console.areas import NEGATIVE_FOLDER
 from shared.customvision import CustomVision
 from shared.errors import PipelineError
 from shared.gate import metrics_of
 
 
 class Project:
-    def __init__(self, cv: CustomVision, threshold: float) -> None:
+    def __init__(self, cv: CustomVision, threshold: float, negative_folder: str) -> None:
         self.cv = cv
         self.threshold = threshold
+        self.negative_folder = negative_folder
 
     def tags(self) -> list[dict[str, Any]]:
         """The project's tags, regular ones sorted by name (the review keys 1..9 follow this order)."""
@@ -27,7 +27,7 @@ class Project:
 
     def tag_folders(self) -> set[str]:
         """Training folders the console may file images under: the regular tags and the Negative folder."""
-        return {t["name"] for t in self.tags() if t["type"] == "Regular"} | {NEGATIVE_FOLDER}
+        return {t["name"] for t in self.tags() if t["type"] == "Regular"} | {self.negative_folder}
 
     def iterations(self) -> list[dict[str, Any]]:
         """Every trained iteration, oldest first, with precision / recall / AP at the threshold."""
