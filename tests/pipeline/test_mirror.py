@@ -153,7 +153,7 @@ class Setup:
 
     def mirror(self, budget: int = 100, so_far=None):
         sources = Sources(self.stores["training"], self.stores["pipeline"])
-        return Mirror(self.cv, self.pid, sources, self.settings["NEGATIVE_FOLDER"]).run(budget, so_far)
+        return Mirror(self.cv, self.pid, sources, self.settings.negative_folder).run(budget, so_far)
 
 
 def test_images_added_through_the_sdk_are_never_touched(azurite_conn_str, localvision_endpoint, fruit_dir):
