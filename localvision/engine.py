@@ -1,4 +1,4 @@
-"""The bridge to ``localvision.model``: one featurizer per process, trained models cached by iteration.
+"""The bridge to ``localvision.ml``: one featurizer per process, trained models cached by iteration.
 
 Nothing here reads a model file per request: a model is loaded once (or kept from training) and reused.
 """
@@ -18,7 +18,7 @@ import numpy as np
 from localvision.persistence import atomic_write
 
 if TYPE_CHECKING:
-    from localvision.model import Featurizer, Performance, TrainedModel
+    from localvision.ml import Featurizer, Performance, TrainedModel
 
 MODEL_FILE = "model.npz"
 EVALUATION_FILE = "evaluation.npz"
@@ -59,7 +59,7 @@ class Engine:
         if self._featurizer is None:
             with self._featurizer_lock:
                 if self._featurizer is None:
-                    from localvision.model import Featurizer
+                    from localvision.ml import Featurizer
 
                     self._featurizer = Featurizer.load(cache_dir=self._cache_dir)
         return self._featurizer
@@ -75,14 +75,16 @@ class Engine:
         advanced: bool,
     ) -> None:
         """Train; write the model and its out-of-fold evaluation to ``out_dir``; keep both in memory."""
-        from localvision.model import ImageDecodeError, TrainingError, prepare_image, train
+        from localvision.ml import ImageDecodeError, TrainingError, prepare_image, train
 
         try:
             decoded = [prepare_image(data) for data in images]
             outcome = train(
                 decoded, labels, num_tags, multilabel, self.featurizer(), advanced=advanced, seed=0
             )
-        except (ImageDecodeError, TrainingError) as error:
+        except ImageDecodeError as error:
+            raise TrainingFailure("a training image cannot be decoded: delete it and train again") from error
+        except TrainingError as error:
             raise TrainingFailure(str(error)) from error
         del decoded
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -100,7 +102,7 @@ class Engine:
     def _model(self, iteration_id: str, model_dir: Path) -> TrainedModel:
         model = self._models.get(iteration_id)
         if model is None:
-            from localvision.model import TrainedModel
+            from localvision.ml import TrainedModel
 
             with self._lock:
                 model = self._models.get(iteration_id)
@@ -111,13 +113,13 @@ class Engine:
 
     def predict(self, iteration_id: str, model_dir: Path, data: bytes) -> np.ndarray:
         """Probabilities per tag (in the iteration's tag order); ValueError if ``data`` is not an image."""
-        from localvision.model import prepare_image
+        from localvision.ml import prepare_image
 
         image = prepare_image(data)  # ImageDecodeError is a ValueError
         return self._model(iteration_id, model_dir).predict(image, self.featurizer())
 
     def performance(self, iteration_id: str, model_dir: Path, threshold: float) -> Performance:
-        from localvision.model import performance
+        from localvision.ml import performance
 
         evaluation = self._evaluations.get(iteration_id)
         if evaluation is None:

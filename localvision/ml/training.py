@@ -15,11 +15,11 @@ from PIL import Image
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from localvision.model.augment import augmented_views
-from localvision.model.featurizer import Featurizer
-from localvision.model.head import TrainedModel
-from localvision.model.images import to_rgb
-from localvision.model.labels import label_matrix
+from localvision.ml.augment import augmented_views
+from localvision.ml.featurizer import Featurizer
+from localvision.ml.head import TrainedModel
+from localvision.ml.images import to_rgb
+from localvision.ml.labels import label_matrix
 
 MIN_IMAGES_PER_TAG = 2
 MAX_FOLDS = 5
