@@ -113,6 +113,10 @@ class RunningServer:
     def signer(self) -> UrlSigner:
         return self.server.signer
 
+    @property
+    def data_dir(self) -> Path:
+        return self.server.backend.store.root
+
     def wait_started(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while not self._uvicorn.started:
