@@ -2,7 +2,7 @@
 
 Raise ``CATALOGUE_ENTRY.error(field=value)``; the reply is ``{"code": ..., "message": ...}`` with the entry's
 status. Messages say what happened and what to send instead; they never carry a Python repr.
-``BadRequest``/``NotFound`` remain for callers that build a message themselves (the URL fetcher).
+``BadRequest`` remains for a caller that builds its message itself (the URL fetcher).
 """
 
 from __future__ import annotations
@@ -25,10 +25,6 @@ class ServiceError(Exception):
 
 class BadRequest(ServiceError):
     status = 400
-
-
-class NotFound(ServiceError):
-    status = 404
 
 
 @dataclass(frozen=True)
