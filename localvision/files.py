@@ -25,13 +25,6 @@ def file_path(project_id: str, image_id: str, kind: str) -> str:
     return f"{FILES_ROOT}/projects/{project_id}/images/{image_id}/{kind}"
 
 
-def parse_file_path(segments: list[str]) -> tuple[str, str, str] | None:
-    """(project id, image id, kind) from the segments after ``/localvision/files``; None if malformed."""
-    if len(segments) != 5 or segments[0] != "projects" or segments[2] != "images" or segments[4] not in KINDS:
-        return None
-    return segments[1], segments[3], segments[4]
-
-
 @dataclass(frozen=True)
 class ImageLinks:
     """Builds the three signed links of an image for one reply."""

@@ -214,6 +214,8 @@ class Handlers:
 
     def download_image(self, call: Call) -> Reply:
         """A signed image link (checked by the app before this runs): the bytes, no key needed."""
+        if call.params["kind"] not in files.KINDS:
+            raise errors.PATH_NOT_FOUND.error()
         image = self.backend.images.file(call.params["projectId"], call.params["imageId"])
         try:
             data, media_type = files.read(self.backend.store, image, call.params["kind"])

@@ -71,7 +71,7 @@ class Call:
             return None
         try:
             return json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):  # RecursionError: nested too deep
             raise errors.BODY_NOT_JSON.error() from None
 
     def images(self) -> list[tuple[str, bytes]]:

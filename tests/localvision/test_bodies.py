@@ -100,11 +100,12 @@ def test_wrong_shape_body_is_a_400_with_the_service_code(
     assert "object at 0x" not in error["message"] and "Traceback" not in error["message"]
 
 
-def test_invalid_json_is_a_400_that_names_no_python_error(localvision_endpoint, project):
+@pytest.mark.parametrize("body", [b'{"images": [', b"[" * 100_000 + b"]" * 100_000, b"\xff\xfe"])
+def test_invalid_json_is_a_400_that_names_no_python_error(localvision_endpoint, project, body):
     response = requests.post(
         localvision_endpoint + URLS.format(project=project.id),
         headers={"Training-Key": TRAINING_KEY, "Content-Type": "application/json"},
-        data=b'{"images": [',
+        data=body,
         timeout=10,
     )
     assert response.status_code == 400
