@@ -167,7 +167,5 @@ def serve_forever(
         level=options.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     server = build(data_dir, training_key, prediction_key, options)
-    try:
-        uvicorn.Server(uvicorn_config(server, options, port)).run()
-    finally:
-        server.trainer.stop(timeout=5)
+    # On exit a training in hand is dropped with the process; it starts again with the next start.
+    uvicorn.Server(uvicorn_config(server, options, port)).run()

@@ -18,7 +18,7 @@ from localvision.persistence import Store
 from localvision.state.ports import TrainingJob
 
 log = logging.getLogger("localvision")
-_STOP = ("", "")
+_WAKE = ("", "")  # wakes the worker so that it sees the stop
 
 
 class TrainingLedger(Protocol):
@@ -38,6 +38,7 @@ class BackgroundTrainer:
         self._store = store
         self._faults = faults
         self._jobs: queue.Queue[tuple[str, str]] = queue.Queue()
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._work, name="localvision-training", daemon=True)
         self._thread.start()
 
@@ -46,13 +47,14 @@ class BackgroundTrainer:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the job in hand (if any), drop the rest, and end the thread."""
-        self._jobs.put(_STOP)
+        self._stopping.set()
+        self._jobs.put(_WAKE)
         self._thread.join(timeout)
 
     def _work(self) -> None:
         while True:
             project_id, iteration_id = self._jobs.get()
-            if (project_id, iteration_id) == _STOP:
+            if self._stopping.is_set():  # the rest start again with the next server on this data
                 return
             try:
                 self._run(project_id, iteration_id)
