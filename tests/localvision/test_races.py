@@ -63,10 +63,19 @@ def test_predictions_racing_unpublish_and_delete_never_answer_5xx(localvision_en
                 with lock:
                     answers[(response.status_code, code)] += 1
 
+    def wait_for(answer: tuple[int, str]) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with lock:
+                if answers[answer]:
+                    return
+            time.sleep(0.05)
+
     workers = [threading.Thread(target=predict) for _ in range(4)]
     for worker in workers:
         worker.start()
     try:
+        wait_for((200, ""))  # predictions are flowing
         for _ in range(5):
             training.unpublish_iteration(project.id, iteration.id)
             training.publish_iteration(project.id, iteration.id, "racing", PREDICTION_RESOURCE_ID)
@@ -74,7 +83,7 @@ def test_predictions_racing_unpublish_and_delete_never_answer_5xx(localvision_en
         training.delete_iteration(project.id, iteration.id)
         time.sleep(0.2)
         training.delete_project(project.id)
-        time.sleep(0.2)
+        wait_for((404, "NotFoundProject"))
     finally:
         stop.set()
         for worker in workers:
