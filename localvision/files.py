@@ -45,6 +45,7 @@ def read(store: Store, image: ImageFile, kind: str) -> tuple[bytes, str]:
     if path.exists():
         return path.read_bytes(), "image/jpeg"
     with Image.open(io.BytesIO(original)) as source:
+        source.draft("RGB", (RENDITIONS[kind], RENDITIONS[kind]))  # JPEG: decode at a reduced scale
         picture = ImageOps.exif_transpose(source).convert("RGB")
     picture.thumbnail((RENDITIONS[kind], RENDITIONS[kind]))
     buffer = io.BytesIO()
