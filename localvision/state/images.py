@@ -175,7 +175,8 @@ class ImageService:
         with self._registry.lock:
             project = self._registry.project(project_id)
             for image_id, tag_id in pairs:  # check everything first: a refused call changes nothing
-                project.image(image_id), project.tag(tag_id)
+                project.image(image_id)
+                project.tag(tag_id)
             for image_id, tag_id in pairs:
                 image, tag = project.image(image_id), project.tag(tag_id)
                 if tag.id in image.tags:

@@ -299,3 +299,16 @@ def test_command_line_flags_reach_the_server(process, tmp_path):
     assert (
         caught.value.error.code == "NotFoundProjectDefaultIteration"
     )  # fetched: the private URL was allowed
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"tier": "P1"}, "unknown tier 'P1'"),
+        ({"faults": "boom:2"}, "--faults"),
+        ({"fault_slow_seconds": -1}, "0 or more"),
+    ],
+)
+def test_in_process_server_refuses_bad_options(tmp_path, options, says):
+    with pytest.raises(ValueError, match=says):
+        serve_in_thread(tmp_path / "data", TRAINING_KEY, PREDICTION_KEY, options=ServerOptions(**options))
