@@ -6,6 +6,7 @@ turn comes the trainer asks the ledger for the job's snapshot, trains with the e
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import threading
@@ -77,8 +78,16 @@ class BackgroundTrainer:
         try:
             images = LazySequence(job.image_hashes, lambda sha: self._store.read_image(project_id, sha))
             out_dir = self._store.iteration_dir(project_id, iteration_id)
+            images_key = hashlib.sha256("|".join(job.image_hashes).encode()).hexdigest()
             self._engine.train(
-                iteration_id, out_dir, images, job.labels, job.num_tags, job.multilabel, job.advanced
+                iteration_id,
+                out_dir,
+                images,
+                job.labels,
+                job.num_tags,
+                job.multilabel,
+                job.advanced,
+                images_key,
             )
         except TrainingFailure as error:
             self._ledger.finish_training(project_id, iteration_id, f"Training failed: {error}")
