@@ -14,7 +14,7 @@ install: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt localvision/requirements.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(PY) -m localvision.model.build
+	$(PY) -m localvision.ml.build
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
 
-import uvicorn
-from uvicorn.protocols.http import h11_impl
-
-from localvision.app import LocalVisionApp
-from localvision.engine import Engine
-from localvision.faults import Faults, FaultSpecError, parse_spec
-from localvision.handlers import Handlers
+from localvision.faults import FaultSpecError, parse_spec
 from localvision.limits import TIERS
-from localvision.models import Backend
-from localvision.persistence import Store
+from localvision.server import ServerOptions, serve_forever
 
 TRAINING_KEY_ENV = "LOCALVISION_TRAINING_KEY"
 PREDICTION_KEY_ENV = "LOCALVISION_PREDICTION_KEY"
@@ -71,39 +63,28 @@ def main(argv: list[str] | None = None) -> int:
     if not args.prediction_key:
         parser.error(f"no prediction key: pass --prediction-key KEY or set {PREDICTION_KEY_ENV}")
     try:
-        faults = Faults(parse_spec(args.faults), args.fault_seed, args.fault_slow_seconds)
+        parse_spec(args.faults)
     except FaultSpecError as error:
         parser.error(str(error))
     if args.fault_slow_seconds < 0:
         parser.error("--fault-slow-seconds must be 0 or more")
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    options = ServerOptions(
+        host=args.host,
+        tier=args.tier,
+        faults=args.faults,
+        fault_seed=args.fault_seed,
+        fault_slow_seconds=args.fault_slow_seconds,
+        allow_private_urls=args.allow_private_urls,
+        log_level=args.log_level,
     )
-    tier = TIERS[args.tier] if args.tier else None
-    backend = Backend(Store(args.data), Engine(), tier, faults)
-    app = LocalVisionApp(
-        Handlers(backend, args.allow_private_urls), args.training_key, args.prediction_key, tier, faults
-    )
-    # The service answers a bad key with reason phrase "Access Denied"; the SDK shows that phrase.
-    h11_impl.STATUS_PHRASES[401] = b"Access Denied"
     endpoint = f"http://{args.host}:{args.port}"
     print(
         f"localvision serving {endpoint} (training: {endpoint}/customvision/v3.4-preview/training, "
-        f"prediction: "
-        f"{endpoint}/customvision/v3.1/prediction; data: {args.data}; tier: {args.tier or 'none'}"
-        f"{'; faults: ' + args.faults if faults.enabled else ''})",
+        f"prediction: {endpoint}/customvision/v3.1/prediction; data: {args.data}; tier: {args.tier or 'none'}"
+        f"{'; faults: ' + args.faults if args.faults else ''})",
         flush=True,
     )
-    config = uvicorn.Config(
-        app,
-        host=args.host,
-        port=args.port,
-        http="h11",
-        lifespan="off",
-        access_log=False,
-        log_level=args.log_level,
-    )
-    uvicorn.Server(config).run()
+    serve_forever(args.data, args.training_key, args.prediction_key, args.port, options)
     return 0
 
 

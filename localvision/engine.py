@@ -1,4 +1,4 @@
-"""The bridge to ``localvision.model``: one featurizer per process, trained models cached by iteration.
+"""The bridge to ``localvision.ml``: one featurizer per process, trained models cached by iteration.
 
 Nothing here reads a model file per request: a model is loaded once (or kept from training) and reused.
 """
@@ -18,10 +18,11 @@ import numpy as np
 from localvision.persistence import atomic_write
 
 if TYPE_CHECKING:
-    from localvision.model import Featurizer, Performance, TrainedModel
+    from localvision.ml import Featurizer, Performance, TrainedModel
 
 MODEL_FILE = "model.npz"
 EVALUATION_FILE = "evaluation.npz"
+MAX_KEPT_FEATURE_BYTES = 32 * 1024 * 1024  # ~1,600 images in an Advanced training, ~3,200 in a Regular one
 
 
 class LazySequence(Sequence):
@@ -52,6 +53,8 @@ class Engine:
         self._featurizer: Featurizer | None = None
         self._featurizer_lock = threading.Lock()
         self._models: dict[str, TrainedModel] = {}
+        # The features of the last training set, by its key: a retrain of unchanged images reuses them.
+        self._last_features: tuple[str, np.ndarray] | None = None
         self._evaluations: dict[str, tuple[np.ndarray, list[list[int]]]] = {}
         self._lock = threading.Lock()
 
@@ -59,7 +62,7 @@ class Engine:
         if self._featurizer is None:
             with self._featurizer_lock:
                 if self._featurizer is None:
-                    from localvision.model import Featurizer
+                    from localvision.ml import Featurizer
 
                     self._featurizer = Featurizer.load(cache_dir=self._cache_dir)
         return self._featurizer
@@ -73,18 +76,29 @@ class Engine:
         num_tags: int,
         multilabel: bool,
         advanced: bool,
+        images_key: str | None = None,
     ) -> None:
-        """Train; write the model and its out-of-fold evaluation to ``out_dir``; keep both in memory."""
-        from localvision.model import ImageDecodeError, TrainingError, prepare_image, train
+        """Train; write the model and its out-of-fold evaluation to ``out_dir``; keep both in memory.
 
+        ``images_key`` names the exact image list (e.g. a hash of the image hashes in order): the next
+        training with the same key and ``advanced`` reuses the features instead of computing them again.
+        """
+        from localvision.ml import ImageDecodeError, TrainingError, prepare_image, train
+
+        key = f"{images_key}|{advanced}" if images_key else None
+        last = self._last_features
+        cached = last[1] if key and last and last[0] == key else None
         try:
-            decoded = [prepare_image(data) for data in images]
             outcome = train(
-                decoded, labels, num_tags, multilabel, self.featurizer(), advanced=advanced, seed=0
-            )
-        except (ImageDecodeError, TrainingError) as error:
+                LazySequence(images, prepare_image), labels, num_tags, multilabel, self.featurizer(),
+                advanced=advanced, seed=0, features=cached,
+            )  # fmt: skip
+        except ImageDecodeError as error:
+            raise TrainingFailure("a training image cannot be decoded: delete it and train again") from error
+        except TrainingError as error:
             raise TrainingFailure(str(error)) from error
-        del decoded
+        if key and outcome.features.nbytes <= MAX_KEPT_FEATURE_BYTES:
+            self._last_features = (key, outcome.features)
         out_dir.mkdir(parents=True, exist_ok=True)
         tmp = out_dir / f".{MODEL_FILE}.tmp"
         outcome.model.save(tmp)
@@ -100,7 +114,7 @@ class Engine:
     def _model(self, iteration_id: str, model_dir: Path) -> TrainedModel:
         model = self._models.get(iteration_id)
         if model is None:
-            from localvision.model import TrainedModel
+            from localvision.ml import TrainedModel
 
             with self._lock:
                 model = self._models.get(iteration_id)
@@ -111,13 +125,13 @@ class Engine:
 
     def predict(self, iteration_id: str, model_dir: Path, data: bytes) -> np.ndarray:
         """Probabilities per tag (in the iteration's tag order); ValueError if ``data`` is not an image."""
-        from localvision.model import prepare_image
+        from localvision.ml import prepare_image
 
         image = prepare_image(data)  # ImageDecodeError is a ValueError
         return self._model(iteration_id, model_dir).predict(image, self.featurizer())
 
     def performance(self, iteration_id: str, model_dir: Path, threshold: float) -> Performance:
-        from localvision.model import performance
+        from localvision.ml import performance
 
         evaluation = self._evaluations.get(iteration_id)
         if evaluation is None:

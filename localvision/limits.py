@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import io
+import logging
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
+
+from localvision import exceptions as errors
+from localvision.exceptions import ServiceError
+
+log = logging.getLogger("localvision")
 
 MB = 1024 * 1024
 MAX_TRAINING_IMAGE_BYTES = 6 * MB
@@ -28,13 +34,12 @@ MAX_METADATA_VALUE = 256
 
 
 class ImageRejected(Exception):
-    """A refused image: ``status`` is the per-image ImageCreateStatus, ``code`` the error code."""
+    """A refused image: ``status`` is the per-image ImageCreateStatus, ``error`` the catalogued error."""
 
-    def __init__(self, status: str, code: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: str, error: ServiceError) -> None:
+        super().__init__(error.message)
         self.status = status
-        self.code = code
-        self.message = message
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -47,12 +52,10 @@ class ImageInfo:
 def inspect_image(data: bytes, max_bytes: int, *, decode: bool = True) -> ImageInfo:
     """Check an upload against the limits; ``decode`` also proves the pixels decode (cheaply, at 1/8 size)."""
     if not data:
-        raise ImageRejected("ErrorSource", "BadRequestImageStream", "The image is empty")
+        raise ImageRejected("ErrorSource", errors.IMAGE_EMPTY.error())
     if len(data) > max_bytes:
         raise ImageRejected(
-            "ErrorImageSize",
-            "BadRequestImageSizeBytes",
-            f"The image is {len(data)} bytes; the limit is {max_bytes // MB} MB",
+            "ErrorImageSize", errors.IMAGE_TOO_LARGE.error(size=len(data), limit=max_bytes // MB)
         )
     try:
         with Image.open(io.BytesIO(data)) as image:
@@ -62,31 +65,18 @@ def inspect_image(data: bytes, max_bytes: int, *, decode: bool = True) -> ImageI
                 image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
                 image.load()
     except UnidentifiedImageError:
-        raise ImageRejected(
-            "ErrorImageFormat", "BadRequestImageFormat", "The file is not an image: send jpg, png, bmp or gif"
-        ) from None
+        raise ImageRejected("ErrorImageFormat", errors.IMAGE_FORMAT.error()) from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        raise ImageRejected(
-            "ErrorImageFormat", "BadRequestImageFormat", f"The image is damaged or unreadable: {error}"
-        ) from None
+        log.info("image refused as damaged: %s", error)
+        raise ImageRejected("ErrorImageFormat", errors.IMAGE_DAMAGED.error()) from None
     if kind is None:
-        raise ImageRejected(
-            "ErrorImageFormat",
-            "BadRequestImageFormat",
-            f"Image format {image.format} is not jpg, png, bmp or gif",
-        )
+        raise ImageRejected("ErrorImageFormat", errors.IMAGE_KIND.error(format=image.format))
     if width > MAX_DIMENSION or height > MAX_DIMENSION:
-        raise ImageRejected(
-            "ErrorImageDimensions",
-            "BadRequestImageDimensions",
-            f"The image is {width}x{height} px; the limit is {MAX_DIMENSION} px a side",
-        )
+        dimensions = errors.IMAGE_DIMENSIONS.error(width=width, height=height, limit=MAX_DIMENSION)
+        raise ImageRejected("ErrorImageDimensions", dimensions)
     if max(width, height) / max(1, min(width, height)) > MAX_ASPECT_RATIO:
-        raise ImageRejected(
-            "ErrorImageDimensions",
-            "BadRequestImageAspectRatio",
-            f"The image is {width}x{height} px; the aspect ratio limit is 25:1",
-        )
+        aspect = errors.IMAGE_ASPECT.error(width=width, height=height, limit=int(MAX_ASPECT_RATIO))
+        raise ImageRejected("ErrorImageDimensions", aspect)
     return ImageInfo(kind, width, height)
 
 
@@ -106,8 +96,11 @@ TIERS = {
 }
 
 
-class RateLimiter:
-    """At most ``limit`` calls in any 1-second window (a sliding window of call times)."""
+class PredictionQuota:
+    """The server's side of a tier's rate: refuses a call when ``limit`` calls came in the last window.
+
+    (A client-side limiter waits before calling; this one answers 429 instead of waiting.)
+    """
 
     def __init__(self, limit: int, window: float = 1.0) -> None:
         self._limit = limit

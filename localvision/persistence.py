@@ -4,7 +4,9 @@ Layout::
 
     DIR/projects/{projectId}/project.json               project, tags, images, iterations (one document)
     DIR/projects/{projectId}/images/{sha256}             uploaded image bytes, by content hash
+    DIR/projects/{projectId}/renditions/{sha256}-{kind}  resized copies and thumbnails, made on first download
     DIR/projects/{projectId}/iterations/{iterationId}/   model.npz, evaluation.npz (out-of-fold results)
+    DIR/signing.key                                      the secret of the signed download links
 """
 
 from __future__ import annotations
@@ -70,6 +72,15 @@ class Store:
 
     def delete_image(self, project_id: str, sha256: str) -> None:
         self.image_path(project_id, sha256).unlink(missing_ok=True)
+        for rendition in (self.project_dir(project_id) / "renditions").glob(f"{sha256}-*"):
+            rendition.unlink(missing_ok=True)
+
+    def rendition_path(self, project_id: str, sha256: str, kind: str) -> Path:
+        return self.project_dir(project_id) / "renditions" / f"{sha256}-{kind}"
+
+    def put_rendition(self, project_id: str, sha256: str, kind: str, data: bytes) -> None:
+        if self.project_dir(project_id).is_dir():  # not for a project deleted meanwhile
+            atomic_write(self.rendition_path(project_id, sha256, kind), data)
 
     def delete_iteration(self, project_id: str, iteration_id: str) -> None:
         shutil.rmtree(self.iteration_dir(project_id, iteration_id), ignore_errors=True)

@@ -8,9 +8,9 @@ from pathlib import Path
 import onnx
 import pytest
 
-from localvision.model import Featurizer, TrainedModel, prepare_image, train
-from localvision.model.cache import ensure_model
-from localvision.model.export import export_zip
+from localvision.ml import Featurizer, TrainedModel, prepare_image, train
+from localvision.ml.cache import ensure_model
+from localvision.ml.export import export_zip
 
 FRUIT_TAGS = ("apple", "banana", "orange")
 TEST_PHOTOS = {"IMG_TEST_1.jpg": "apple", "IMG_TEST_2.jpg": "banana", "IMG_TEST_3.jpg": "orange"}

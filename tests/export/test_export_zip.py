@@ -12,8 +12,8 @@ import numpy as np
 import onnx
 import pytest
 
-from localvision.model import Featurizer, TrainedModel, prepare_image, train
-from localvision.model.export import ExportError, export_zip
+from localvision.ml import Featurizer, TrainedModel, prepare_image, train
+from localvision.ml.export import ExportError, export_zip
 from tests.export.conftest import FRUIT_TAGS, ITERATION_ID, Photo
 from tests.export.sample_consumer import SampleConsumer
 

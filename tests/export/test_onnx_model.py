@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from localvision.model import Featurizer, TrainedModel, prepare_image
+from localvision.ml import Featurizer, TrainedModel, prepare_image
 from shared.onnx_model import CATALOGUE, OnnxClassifier, OnnxError
 from tests.export.conftest import FRUIT_TAGS, ITERATION_ID, TEST_PHOTOS, Photo
 from tests.export.portal_zip import (

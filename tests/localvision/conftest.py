@@ -1,12 +1,33 @@
-"""Fixtures for the localvision tests: SDK clients bound to the session server."""
+"""Fixtures for the localvision tests: one in-process server for the session, SDK clients bound to it.
+
+The server runs in a thread of the test process (a real HTTP socket, ``localvision.server.serve_in_thread``);
+tests about the process itself (command line, restart, crash) start their own with ``python -m localvision``.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 from azure.cognitiveservices.vision.customvision.prediction import CustomVisionPredictionClient
 from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
 
+from localvision.server import RunningServer, serve_in_thread
+from tests.conftest import PREDICTION_KEY, TRAINING_KEY
 from tests.localvision.helpers import predictor, trainer
+
+
+@pytest.fixture(scope="session")
+def localvision_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    server = serve_in_thread(tmp_path_factory.mktemp("localvision") / "data", TRAINING_KEY, PREDICTION_KEY)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def localvision_endpoint(localvision_server: RunningServer) -> str:
+    """Overrides the session-wide subprocess server for this folder's tests."""
+    return localvision_server.endpoint
 
 
 @pytest.fixture

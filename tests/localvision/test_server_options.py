@@ -1,4 +1,5 @@
-"""Command-line options, each with its own server process: keys, tiers, faults, restarts, private URLs."""
+"""Server options (tiers, faults, private URLs) on in-process servers; the command line, restarts and
+crashes on real ``python -m localvision`` processes, since the process is the point there."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from azure.cognitiveservices.vision.customvision.training.models import (
 )
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
+from localvision.server import RunningServer, ServerOptions, serve_in_thread
 from tests.conftest import PREDICTION_KEY, TRAINING_KEY
 from tests.localvision.helpers import (
     BLUE,
@@ -35,13 +37,28 @@ MISSING = "00000000-0000-0000-0000-000000000000"
 
 @pytest.fixture
 def server(tmp_path: Path):
-    """Start localvision with extra options: ``server("--tier", "F0")`` -> (service, endpoint)."""
+    """An in-process localvision with options: ``server(tier="F0")`` -> endpoint."""
+    started: list[RunningServer] = []
+
+    def start(**options) -> str:
+        running = serve_in_thread(
+            tmp_path / f"data{len(started)}", TRAINING_KEY, PREDICTION_KEY, options=ServerOptions(**options)
+        )
+        started.append(running)
+        return running.endpoint
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def process(tmp_path: Path):
+    """A ``python -m localvision`` process: ``process(data=...)`` -> (service, endpoint)."""
     started: list[Service] = []
 
-    def start(*args: str, data: Path | None = None) -> tuple[Service, str]:
-        service = start_localvision(
-            data or tmp_path / f"data{len(started)}", TRAINING_KEY, PREDICTION_KEY, *args
-        )
+    def start(*args: str, data: Path) -> tuple[Service, str]:
+        service = start_localvision(data, TRAINING_KEY, PREDICTION_KEY, *args)
         started.append(service)
         return service, f"http://127.0.0.1:{service.ports['http']}"
 
@@ -100,7 +117,7 @@ def test_keys_from_the_environment_and_endpoint_printed(tmp_path):
 
 
 def test_f0_tier_limits_projects_and_prediction_rate(server):
-    _, endpoint = server("--tier", "F0")
+    endpoint = server(tier="F0")
     client = trainer(endpoint)
     client.create_project("one")
     client.create_project("two")
@@ -126,7 +143,7 @@ def test_f0_tier_limits_projects_and_prediction_rate(server):
 
 def test_fault_429_and_500_answer_service_bodies(server):
     for spec, status in (("429:1.0", 429), ("500:1.0", 500)):
-        _, endpoint = server("--faults", spec)
+        endpoint = server(faults=spec)
         with pytest.raises(HttpOperationError) as caught:
             predictor(endpoint).classify_image_with_no_store(MISSING, "x", b"x")
         response = caught.value.response
@@ -138,7 +155,7 @@ def test_fault_429_and_500_answer_service_bodies(server):
 
 
 def test_fault_drop_closes_the_connection(server):
-    _, endpoint = server("--faults", "drop:1.0")
+    endpoint = server(faults="drop:1.0")
     with pytest.raises(ClientRequestError):
         predictor(endpoint).classify_image(MISSING, "x", b"x")
     with pytest.raises(requests.ConnectionError):
@@ -151,7 +168,7 @@ def test_fault_drop_closes_the_connection(server):
 
 
 def test_fault_slow_delays_then_answers(server):
-    _, endpoint = server("--faults", "slow:1.0", "--fault-slow-seconds", "0.5")
+    endpoint = server(faults="slow:1.0", fault_slow_seconds=0.5)
     started = time.monotonic()
     with pytest.raises(HttpOperationError) as caught:
         predictor(endpoint).classify_image(MISSING, "x", b"x")
@@ -162,7 +179,7 @@ def test_fault_slow_delays_then_answers(server):
 def test_fault_draws_are_reproducible_with_a_seed(server):
     outcomes = []
     for _ in range(2):
-        _, endpoint = server("--faults", "429:0.5", "--fault-seed", "7")
+        endpoint = server(faults="429:0.5", fault_seed=7)
         url = f"{endpoint}/customvision/v3.1/prediction/{MISSING}/classify/iterations/x/image"
         codes = [
             requests.post(url, headers={"Prediction-Key": PREDICTION_KEY}, data=b"x", timeout=10).status_code
@@ -174,7 +191,7 @@ def test_fault_draws_are_reproducible_with_a_seed(server):
 
 
 def test_fault_trainfail_fails_the_iteration_with_a_reason(server):
-    _, endpoint = server("--faults", "trainfail:1.0")
+    endpoint = server(faults="trainfail:1.0")
     client = trainer(endpoint)
     project, _ = tiny_project(client)
     failed = wait_trained(client, project.id, client.train_project(project.id).id)
@@ -188,14 +205,14 @@ def test_fault_trainfail_fails_the_iteration_with_a_reason(server):
     assert retry.status == "Training"
 
 
-def test_state_survives_a_restart(server, tmp_path):
+def test_state_survives_a_restart(process, tmp_path):
     data = tmp_path / "kept"
-    first, endpoint = server(data=data)
+    first, endpoint = process(data=data)
     client = trainer(endpoint)
     project, tags, iteration = trained_tiny_project(client, publish_name="kept model")
     first.stop()
 
-    _, endpoint = server(data=data)
+    _, endpoint = process(data=data)
     client = trainer(endpoint)
     assert [p.id for p in client.get_projects()] == [project.id]
     assert {t.name: t.image_count for t in client.get_tags(project.id)} == {"red": 5, "blue": 5}
@@ -212,18 +229,18 @@ def test_state_survives_a_restart(server, tmp_path):
     assert tags
 
 
-def test_state_survives_a_crash(server, tmp_path):
+def test_state_survives_a_crash(process, tmp_path):
     data = tmp_path / "crashed"
-    first, endpoint = server(data=data)
+    first, endpoint = process(data=data)
     client = trainer(endpoint)
     project, _ = tiny_project(client)
     first.kill()
-    _, endpoint = server(data=data)
+    _, endpoint = process(data=data)
     assert trainer(endpoint).get_image_count(project.id) == 10
 
 
-def test_private_urls_allowed_with_the_flag(server):
-    _, endpoint = server("--allow-private-urls")
+def test_private_urls_allowed_with_the_option(server):
+    endpoint = server(allow_private_urls=True)
     project, _, _ = trained_tiny_project(trainer(endpoint))
     client = predictor(endpoint)
     files = {
@@ -249,14 +266,49 @@ def test_private_urls_allowed_with_the_flag(server):
             assert caught.value.error.code == code
 
 
-def test_training_interrupted_by_a_crash_finishes_after_restart(server, tmp_path):
+def test_training_interrupted_by_a_crash_finishes_after_restart(process, tmp_path):
     data = tmp_path / "interrupted"
-    first, endpoint = server(data=data)
+    first, endpoint = process(data=data)
     client = trainer(endpoint)
     project, _ = tiny_project(client)
     started = client.train_project(project.id)
     first.kill()  # most likely mid-training; either way the iteration must end Completed
-    _, endpoint = server(data=data)
+    _, endpoint = process(data=data)
     client = trainer(endpoint)
     assert wait_trained(client, project.id, started.id).status == "Completed"
     assert len(client.get_iterations(project.id)) == 1
+
+
+def test_command_line_flags_reach_the_server(process, tmp_path):
+    """--tier, --faults and --allow-private-urls on a real process (the options' effects are tested above)."""
+    _, endpoint = process(
+        "--tier", "F0", "--faults", "429:1.0", "--allow-private-urls", data=tmp_path / "flags"
+    )
+    client = trainer(endpoint)
+    first = client.create_project("one")
+    client.create_project("two")
+    with pytest.raises(HttpOperationError) as caught:
+        client.create_project("three")
+    assert caught.value.error.code == "BadRequestExceedProjectLimit"
+    with pytest.raises(HttpOperationError) as caught:
+        predictor(endpoint).classify_image(MISSING, "x", b"x")
+    assert caught.value.response.status_code == 429
+    files = {"/red.png": image_bytes(RED, fmt="PNG", seed=31)}
+    with serve_files(files) as base, pytest.raises(HttpOperationError) as caught:
+        client.quick_test_image_url(first.id, f"{base}/red.png")
+    assert (
+        caught.value.error.code == "NotFoundProjectDefaultIteration"
+    )  # fetched: the private URL was allowed
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"tier": "P1"}, "unknown tier 'P1'"),
+        ({"faults": "boom:2"}, "--faults"),
+        ({"fault_slow_seconds": -1}, "0 or more"),
+    ],
+)
+def test_in_process_server_refuses_bad_options(tmp_path, options, says):
+    with pytest.raises(ValueError, match=says):
+        serve_in_thread(tmp_path / "data", TRAINING_KEY, PREDICTION_KEY, options=ServerOptions(**options))

@@ -49,7 +49,7 @@ def test_training_refused_without_enough_images(training, project):
 
 
 def test_training_lifecycle_and_iterations(training, tiny):
-    project, _ = tiny
+    project, tags = tiny
     started = training.train_project(project.id)
     assert (started.status, started.name, started.training_type) == ("Training", "Iteration 1", "Regular")
     assert started.trained_at is None
@@ -58,6 +58,9 @@ def test_training_lifecycle_and_iterations(training, tiny):
     assert first.training_error_details is None
     assert error_code(training.train_project, project.id) == "BadRequestTrainingNotNeeded"
 
+    # A new image: the images get featurized again, so the training lasts long enough to be refused again
+    # (a retrain of unchanged images reuses their features and may end before the next call).
+    upload(training, project.id, tags["red"], [image_bytes(RED, seed=600)])
     second = training.train_project(project.id, force_train=True)
     assert second.name == "Iteration 2"
     assert (

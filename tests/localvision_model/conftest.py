@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from localvision.model import Featurizer, TrainOutcome, prepare_image, train
+from localvision.ml import Featurizer, TrainOutcome, prepare_image, train
 
 FRUIT_TAGS = ("apple", "banana", "orange")
 TEST_PHOTOS = {"IMG_TEST_1.jpg": 0, "IMG_TEST_2.jpg": 1, "IMG_TEST_3.jpg": 2}

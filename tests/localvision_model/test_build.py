@@ -9,7 +9,7 @@ from pathlib import Path
 import onnx
 import pytest
 
-from localvision.model.cache import MODEL_DIR_ENV, ensure_model, fingerprint, model_dir
+from localvision.ml.cache import MODEL_DIR_ENV, ensure_model, fingerprint, model_dir
 from tests.support.services import PROJECT_ROOT
 
 
@@ -37,7 +37,7 @@ def test_cache_dir_comes_from_the_environment(tmp_path: Path, monkeypatch: pytes
 
 def test_command_line_builds_into_the_given_folder(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "localvision.model.build", "--cache-dir", str(tmp_path)],
+        [sys.executable, "-m", "localvision.ml.build", "--cache-dir", str(tmp_path)],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

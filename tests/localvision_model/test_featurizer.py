@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image
 
-from localvision.model import Featurizer
+from localvision.ml import Featurizer
 
 
 def _images() -> list[Image.Image]:

@@ -9,11 +9,11 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from localvision.model import Featurizer, prepare_image
-from localvision.model.cache import ensure_model
-from localvision.model.graph import build_graph
-from localvision.model.images import to_network_input
-from localvision.model.weights import load_state_dict, weights_path
+from localvision.ml import Featurizer, prepare_image
+from localvision.ml.cache import ensure_model
+from localvision.ml.graph import build_graph
+from localvision.ml.images import to_network_input
+from localvision.ml.weights import load_state_dict, weights_path
 
 # ImageNet class indices
 GRANNY_SMITH, ORANGE, BANANA = 948, 950, 954

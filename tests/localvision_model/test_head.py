@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from localvision.model import TrainedModel, TrainOutcome
+from localvision.ml import TrainedModel, TrainOutcome
 
 
 def _random_model(multilabel: bool) -> TrainedModel:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from localvision.model import ImageDecodeError, prepare_image
+from localvision.ml import ImageDecodeError, prepare_image
 
 ORIENTATION = 0x0112
 

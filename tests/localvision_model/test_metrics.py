@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from localvision.model import Featurizer, performance, train
+from localvision.ml import Featurizer, performance, train
 from tests.localvision_model.conftest import FruitSet
 
 # Four images, two tags (Multiclass-shaped, but the rule is the same: probability >= threshold).

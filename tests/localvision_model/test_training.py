@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from localvision.model import Featurizer, TrainingError, TrainOutcome, train
+from localvision.ml import Featurizer, TrainingError, TrainOutcome, train
 from tests.localvision_model.conftest import FRUIT_TAGS, FruitSet
 
 APPLE, BANANA, ORANGE, ROUND = 0, 1, 2, 3

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from localvision.model.weights import LEGACY_MAGIC, WeightsFormatError, load_state_dict, weights_path
+from localvision.ml.weights import LEGACY_MAGIC, WeightsFormatError, load_state_dict, weights_path
 
 
 def test_reads_all_tensors_with_their_layout() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from localvision.model.graph import INPUT_SIZE
+from localvision.ml.graph import INPUT_SIZE
 
 
 def augmented_views(image: Image.Image, count: int, rng: np.random.Generator) -> list[Image.Image]:

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 
 import onnx
 
-from localvision.model.cache import ensure_model
-from localvision.model.export_graph import GraphFlavor, fused_model
-from localvision.model.graph import INPUT_SIZE
-from localvision.model.head import TrainedModel
+from localvision.ml.cache import ensure_model
+from localvision.ml.export_graph import GraphFlavor, fused_model
+from localvision.ml.graph import INPUT_SIZE
+from localvision.ml.head import TrainedModel
 
 PLATFORM = "ONNX"
 FLAVORS: dict[str | None, GraphFlavor] = {

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import average_precision_score
 
-from localvision.model.labels import label_matrix
+from localvision.ml.labels import label_matrix
 
 
 @dataclass

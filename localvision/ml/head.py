@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from localvision.model.featurizer import Featurizer
+from localvision.ml.featurizer import Featurizer
 
 FORMAT_VERSION = 1
 

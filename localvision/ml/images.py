@@ -7,7 +7,7 @@ import io
 import numpy as np
 from PIL import Image, ImageOps
 
-from localvision.model.graph import INPUT_SIZE
+from localvision.ml.graph import INPUT_SIZE
 
 # JPEGs are decoded at a reduced scale (1/2, 1/4, 1/8) as long as both sides stay at least this big:
 # the network sees 224x224, and training crops need some margin. A 1024x768 photo decodes at 512x384.

@@ -1,4 +1,4 @@
-"""Build the feature extractor's ONNX file into the cache folder: ``python -m localvision.model.build``.
+"""Build the feature extractor's ONNX file into the cache folder: ``python -m localvision.ml.build``.
 
 ``make install`` runs this; the featurizer also builds the file on first use if it is missing.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from localvision.model.cache import MODEL_DIR_ENV, ensure_model
+from localvision.ml.cache import MODEL_DIR_ENV, ensure_model
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,8 +16,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from localvision.model.graph import INPUT_SIZE
-from localvision.model.head import TrainedModel
+from localvision.ml.graph import INPUT_SIZE
+from localvision.ml.head import TrainedModel
 
 INPUT_NAME = "data"
 OUTPUT_NAME = "model_output"

@@ -9,9 +9,9 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from localvision.model.cache import ensure_model
-from localvision.model.graph import FEATURE_DIM
-from localvision.model.images import to_network_input
+from localvision.ml.cache import ensure_model
+from localvision.ml.graph import FEATURE_DIM
+from localvision.ml.images import to_network_input
 
 # Small batches keep onnxruntime's memory arena (and so the process's RSS) small during training.
 BATCH_SIZE = 4

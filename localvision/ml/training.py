@@ -15,11 +15,11 @@ from PIL import Image
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from localvision.model.augment import augmented_views
-from localvision.model.featurizer import Featurizer
-from localvision.model.head import TrainedModel
-from localvision.model.images import to_rgb
-from localvision.model.labels import label_matrix
+from localvision.ml.augment import augmented_views
+from localvision.ml.featurizer import Featurizer
+from localvision.ml.head import TrainedModel
+from localvision.ml.images import to_rgb
+from localvision.ml.labels import label_matrix
 
 MIN_IMAGES_PER_TAG = 2
 MAX_FOLDS = 5
@@ -39,6 +39,7 @@ class TrainingError(RuntimeError):
 class TrainOutcome:
     model: TrainedModel
     oof_probabilities: np.ndarray  # (n_images, num_tags), each row from a model that did not see the image
+    features: np.ndarray  # (n_images, 1 + views, dim): reusable by a training on the same images
 
 
 def train(
@@ -50,22 +51,29 @@ def train(
     *,
     advanced: bool = False,
     seed: int = 0,
+    features: np.ndarray | None = None,
 ) -> TrainOutcome:
     """Fit the head on ``images`` (``labels[i]``: tag indices of image i). Deterministic given ``seed``.
 
     ``advanced`` uses more augmented views and picks the regularisation by cross-validation.
+    ``features`` from an earlier outcome with the same images (same order), ``advanced`` and ``seed``
+    skips featurizing (the costly part), with the same result; the images are then not read.
     """
     truth = _validate(images, labels, num_tags, multilabel)
-    rng = np.random.default_rng(seed)
     views = ADVANCED_VIEWS if advanced else REGULAR_VIEWS
-    features = _featurize(images, featurizer, views, rng)
+    if features is None:
+        features = _featurize(images, featurizer, views, np.random.default_rng(seed))
+    elif features.shape[:2] != (len(images), 1 + views):
+        raise ValueError(
+            f"features of shape {features.shape} do not fit {len(images)} images x {1 + views} views"
+        )
     folds = _fold_ids(truth, multilabel, seed)
     if advanced:
         c, oof = _choose_c(features, truth, folds, multilabel)
     else:
         c, oof = REGULAR_C, _out_of_fold(features, truth, folds, multilabel, REGULAR_C)
     model = _fit_head(features, truth, multilabel, c)
-    return TrainOutcome(model=model, oof_probabilities=oof)
+    return TrainOutcome(model=model, oof_probabilities=oof, features=features)
 
 
 def _validate(

@@ -12,7 +12,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from localvision.model import graph, weights
+from localvision.ml import graph, weights
 
 MODEL_DIR_ENV = "LOCALVISION_MODEL_DIR"
 _FILE_PREFIX = "efficientnet-lite0-features-"
@@ -54,7 +54,7 @@ def ensure_model(cache_dir: Path | None = None) -> Path:
         except OSError as exc:
             raise OSError(
                 f"cannot write the model file into {path.parent} ({exc.strerror}): set {MODEL_DIR_ENV} "
-                "to a writable folder, or run `python -m localvision.model.build` as a user who can"
+                "to a writable folder, or run `python -m localvision.ml.build` as a user who can"
             ) from exc
         try:
             with os.fdopen(fd, "wb") as out:

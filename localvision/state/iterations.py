@@ -1,0 +1,207 @@
+"""Iterations: start a training, hand its job to the trainer, record the outcome; rename, delete, publish.
+
+Training itself runs behind the ``Trainer`` interface (``localvision.state.ports``): this module only
+records what the trainer reports, and cleans up what a training left behind for a deleted project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from localvision import exceptions as errors
+from localvision.domains import find_domain
+from localvision.limits import MAX_ITERATIONS
+from localvision.state.entities import Iteration, new_id, utc_now
+from localvision.state.ports import Models, Trainer, TrainingJob
+from localvision.state.registry import Registry
+from localvision.state.validation import EMAIL, check_publish, check_training_type
+from localvision.state.views import IterationView
+
+
+class IterationService:
+    def __init__(self, registry: Registry, models: Models) -> None:
+        self._registry = registry
+        self._models = models
+        self._trainer: Trainer | None = None
+
+    def attach(self, trainer: Trainer) -> None:
+        """Connect the trainer and resume the iterations a stop interrupted."""
+        self._trainer = trainer
+        with self._registry.lock:
+            for project in self._registry.projects.values():
+                for iteration in project.iterations.values():
+                    if iteration.status == "Training":
+                        trainer.submit(project.id, iteration.id)
+
+    # ----- training -----
+
+    def train(
+        self,
+        project_id: str,
+        training_type: str | None = None,
+        reserved_budget_in_hours: int = 0,
+        force: bool = False,
+        notification_email: str | None = None,
+        selected_tags: Sequence[str] | None = None,
+    ) -> IterationView:
+        training_type = check_training_type(training_type or "Regular")
+        if training_type == "Advanced" and reserved_budget_in_hours < 1:
+            raise errors.ADVANCED_BUDGET.error()
+        if notification_email and not EMAIL.match(notification_email):
+            raise errors.EMAIL.error(value=notification_email)
+        registry = self._registry
+        with registry.lock:
+            project = registry.project(project_id)
+            domain = find_domain(project.domain_id)
+            if domain is None or domain.type != "Classification":
+                raise errors.UNSUPPORTED_DOMAIN.error()
+            if project.is_training():
+                raise errors.ALREADY_TRAINING.error()
+            if len(project.iterations) >= MAX_ITERATIONS:
+                raise errors.ITERATION_LIMIT.error(limit=MAX_ITERATIONS)
+            tags, training_set, fingerprint = project.training_set(selected_tags)
+            latest = project.latest_completed()
+            if not force and latest is not None and latest.fingerprint == fingerprint:
+                raise errors.NOT_NEEDED.error()
+            project.iteration_counter += 1
+            now = utc_now()
+            iteration = Iteration(
+                id=new_id(),
+                name=f"Iteration {project.iteration_counter}",
+                number=project.iteration_counter,
+                status="Training",
+                created=now,
+                last_modified=now,
+                project_id=project.id,
+                domain_id=project.domain_id,
+                classification_type=project.classification_type,
+                training_type=training_type,
+                reserved_budget_in_hours=reserved_budget_in_hours,
+                fingerprint=fingerprint,
+                tags=tags,
+                training_set=training_set,
+            )
+            project.iterations[iteration.id] = iteration
+            registry.save(project)
+            view = iteration.view()
+        if self._trainer is not None:
+            self._trainer.submit(project.id, iteration.id)
+        return view
+
+    def training_job(self, project_id: str, iteration_id: str) -> TrainingJob | None:
+        """The snapshot an iteration trains on, or None if it was deleted or is not training."""
+        with self._registry.lock:
+            project = self._registry.projects.get(project_id)
+            iteration = project.iterations.get(iteration_id) if project else None
+            if iteration is None or iteration.status != "Training":
+                return None
+            return TrainingJob(
+                project_id=project_id,
+                iteration_id=iteration_id,
+                image_hashes=tuple(sha for _, sha, _ in iteration.training_set),
+                labels=tuple(tuple(labels) for _, _, labels in iteration.training_set),
+                num_tags=len(iteration.tags),
+                multilabel=iteration.classification_type == "Multilabel",
+                advanced=iteration.training_type == "Advanced",
+            )
+
+    def finish_training(
+        self, project_id: str, iteration_id: str, error: str | None, seconds: float = 0.0
+    ) -> None:
+        """Record the outcome; if the project or iteration went away meanwhile, remove what training wrote."""
+        registry = self._registry
+        with registry.lock:
+            project = registry.projects.get(project_id)
+            iteration = project.iterations.get(iteration_id) if project else None
+            if iteration is None:
+                self._models.forget(iteration_id)
+                if project is None:
+                    registry.store.delete_project(project_id)
+                else:
+                    registry.store.delete_iteration(project_id, iteration_id)
+                return
+            iteration.finish(error, seconds)
+            registry.save(project)
+
+    # ----- iterations -----
+
+    def list(self, project_id: str) -> list[IterationView]:
+        with self._registry.lock:
+            return [iteration.view() for iteration in self._registry.project(project_id).iterations.values()]
+
+    def get(self, project_id: str, iteration_id: str) -> IterationView:
+        with self._registry.lock:
+            return self._registry.project(project_id).iteration(iteration_id).view()
+
+    def rename(self, project_id: str, iteration_id: str, name: str | None) -> IterationView:
+        name = (name or "").strip()
+        if not name:
+            raise errors.ITERATION_NAME.error()
+        with self._registry.lock:
+            project = self._registry.project(project_id)
+            iteration = project.iteration(iteration_id)
+            if any(other.name == name and other.id != iteration.id for other in project.iterations.values()):
+                raise errors.ITERATION_NAME_NOT_UNIQUE.error(name=name)
+            iteration.name = name
+            iteration.last_modified = utc_now()
+            self._registry.save(project)
+            return iteration.view()
+
+    def delete(self, project_id: str, iteration_id: str) -> None:
+        registry = self._registry
+        with registry.lock:
+            project = registry.project(project_id)
+            iteration = project.iteration(iteration_id)
+            if iteration.publish_name:
+                raise errors.ITERATION_PUBLISHED.error(name=iteration.publish_name)
+            del project.iterations[iteration.id]
+            registry.save(project)
+            self._models.forget(iteration.id)
+            registry.store.delete_iteration(project.id, iteration.id)
+
+    def publish(
+        self,
+        project_id: str,
+        iteration_id: str,
+        publish_name: str | None,
+        prediction_id: str | None,
+        overwrite: bool,
+    ) -> None:
+        publish_name = check_publish(publish_name, prediction_id)
+        with self._registry.lock:
+            project = self._registry.project(project_id)
+            iteration = project.iteration(iteration_id)
+            if iteration.status != "Completed":
+                raise errors.NOT_TRAINED.error(status=iteration.status)
+            holder = project.published(publish_name)
+            if holder is not None and holder.id != iteration.id:
+                if not overwrite:
+                    raise errors.PUBLISH_NAME_TAKEN.error(name=publish_name, holder=holder.name)
+                holder.unpublish()
+            iteration.publish(publish_name, prediction_id or "")
+            self._registry.save(project)
+
+    def unpublish(self, project_id: str, iteration_id: str) -> None:
+        with self._registry.lock:
+            project = self._registry.project(project_id)
+            iteration = project.iteration(iteration_id)
+            if not iteration.publish_name:
+                raise errors.NOT_PUBLISHED.error()
+            iteration.unpublish()
+            self._registry.save(project)
+
+    def performance(self, project_id: str, iteration_id: str, threshold: float):
+        """(iteration snapshot, metrics at ``threshold``); NotFoundIteration if it goes away meanwhile."""
+        if not 0.0 <= threshold <= 1.0:
+            raise errors.THRESHOLD.error()
+        with self._registry.lock:
+            project = self._registry.project(project_id)
+            iteration = project.iteration(iteration_id)
+            if iteration.status != "Completed":
+                raise errors.NO_PERFORMANCE.error(status=iteration.status)
+            view = iteration.view()
+        model_dir = self._registry.store.iteration_dir(view.project_id, view.id)
+        try:
+            return view, self._models.performance(view.id, model_dir, threshold)
+        except OSError:  # deleted while we read it
+            raise errors.ITERATION_NOT_FOUND.error() from None

@@ -1,0 +1,38 @@
+"""What the state needs from the outside, as small interfaces: a trainer and the trained models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """What an iteration trains on, copied from the state when its turn comes."""
+
+    project_id: str
+    iteration_id: str
+    image_hashes: tuple[str, ...]
+    labels: tuple[tuple[int, ...], ...]
+    num_tags: int
+    multilabel: bool
+    advanced: bool
+
+
+class Trainer(Protocol):
+    """Trains iterations in the background; reports back through ``IterationService.finish_training``."""
+
+    def submit(self, project_id: str, iteration_id: str) -> None: ...
+
+
+class Models(Protocol):
+    """Trained models on disk and in memory (``localvision.engine.Engine``)."""
+
+    def predict(self, iteration_id: str, model_dir: Path, data: bytes) -> np.ndarray: ...
+
+    def performance(self, iteration_id: str, model_dir: Path, threshold: float) -> Any: ...
+
+    def forget(self, iteration_id: str) -> None: ...

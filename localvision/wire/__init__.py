@@ -1,0 +1,1 @@
+"""The wire: read what clients send (``requests``, ``bodies``), shape the replies (``replies``)."""
