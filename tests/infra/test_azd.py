@@ -12,8 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from devstack.paths import PROJECT_ROOT
 from tests.infra.bicep import INFRA, parse
-from tests.support.services import PROJECT_ROOT
 
 AZURE_YAML = PROJECT_ROOT / "azure.yaml"
 # What the deployment package must hold, and nothing else.

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bench.stack import FUNCTION_KEY
+from devstack.vision import FUNCTION_KEY
 from tests.robustness.conftest import Stack
 
 pytestmark = pytest.mark.slow  # each module starts the whole stack and trains a model
