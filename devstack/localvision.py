@@ -67,7 +67,14 @@ def serve_in_thread(argv: Sequence[str], sock: socket.socket) -> tuple[threading
         Handlers(backend, args.allow_private_urls), args.training_key, args.prediction_key, tier, faults
     )
     h11_impl.STATUS_PHRASES[401] = b"Access Denied"  # as the service (and localvision's CLI) answer
-    config = uvicorn.Config(app, http="h11", lifespan="off", access_log=False, log_level=args.log_level)
+    config = uvicorn.Config(
+        app,
+        http="h11",
+        lifespan="off",
+        access_log=False,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=1,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="localvision", daemon=True)
     thread.start()

@@ -8,7 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devstack import azurite, devhost, localvision, settings, vision
+from devstack import azurite as azurite_service
+from devstack import devhost as devhost_service
+from devstack import localvision as localvision_service
+from devstack import settings, vision
 from devstack.processes import Child
 
 
@@ -18,7 +21,7 @@ class LocalStack:
 
     workdir: Path
     azurite: Child
-    localvision: localvision.LocalVision
+    localvision: localvision_service.LocalVision
     devhost: Child | None = None
     values: dict[str, str] = field(default_factory=dict)
     overrides: dict[str, str] = field(default_factory=dict)
@@ -27,9 +30,9 @@ class LocalStack:
 
     @classmethod
     def start(cls, workdir: Path, *localvision_args: str, in_process: bool = False) -> LocalStack:
-        store = azurite.start(workdir / "azurite", in_memory=True)
+        store = azurite_service.start(workdir / "azurite", in_memory=True)
         try:
-            vision_server = localvision.start(
+            vision_server = localvision_service.start(
                 cls.vision_data(workdir), vision.TRAINING_KEY, vision.PREDICTION_KEY, *localvision_args,
                 in_process=in_process,
             )  # fmt: skip
@@ -44,7 +47,7 @@ class LocalStack:
 
     @property
     def conn_str(self) -> str:
-        return azurite.connection_string(self.azurite.ports)
+        return azurite_service.connection_string(self.azurite.ports)
 
     @property
     def endpoint(self) -> str:
@@ -59,13 +62,13 @@ class LocalStack:
         self,
         overrides: dict[str, str] | None = None,
         host_json: Path | None = None,
-        runner: Sequence[str] = devhost.DEVHOST,
+        runner: Sequence[str] = devhost_service.DEVHOST,
     ) -> None:
         """devhost on function_app.py with the stack's settings and ``overrides``; ``runner`` in place of
         ``-m devhost`` (e.g. a benchmark's timing probe)."""
         self.overrides, self.host_json = dict(overrides or {}), host_json
         self.values = settings.for_stack(self.conn_str, self.endpoint, vision.keys(), self.overrides)
-        self.devhost = devhost.start(self.workdir / "devhost", self.values, host_json, runner)
+        self.devhost = devhost_service.start(self.workdir / "devhost", self.values, host_json, runner)
 
     def restart_devhost(self) -> None:
         """Start devhost again with the same settings (same host id: it finds its blob receipts)."""
@@ -77,7 +80,7 @@ class LocalStack:
         """The same localvision (data folder, port, way of running) again, with these options."""
         port = self.localvision.ports["http"]
         self.localvision.stop()
-        self.localvision = localvision.start(
+        self.localvision = localvision_service.start(
             self.vision_data(self.workdir), vision.TRAINING_KEY, vision.PREDICTION_KEY, *localvision_args,
             port=port, in_process=self.in_process,
         )  # fmt: skip
