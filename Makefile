@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
 PYTEST_ARGS ?=
+TIER ?=
 
 .PHONY: install test lint fmt bench up down logs demo clean
 
@@ -40,19 +41,19 @@ fmt: install
 	$(PY) -m ruff check --fix .
 
 bench: install
-	$(PY) -m bench
+	$(PY) -m bench $(if $(TIER),--tier $(TIER))
 
 up: install
-	$(PY) -m devhost.stack up
+	$(PY) -m devstack up
 
 down:
-	@if [ -x $(PY) ]; then $(PY) -m devhost.stack down; else echo "nothing to stop"; fi
+	@if [ -x $(PY) ]; then $(PY) -m devstack down; else echo "nothing to stop"; fi
 
 logs:
-	$(PY) -m devhost.stack logs
+	$(PY) -m devstack logs
 
 demo: install
-	$(PY) -m devhost.demo
+	$(PY) -m devstack demo
 
 clean: down
 	rm -rf .local

@@ -2,7 +2,8 @@
 
 Default: one round with 200 photos through the pipeline and the 45 fruit photos for training (under
 2 minutes on 2 cores). ``--scale`` repeats the round with 50, 200 and 1000 photos (training and
-pipeline alike) to show how each figure grows (about 5 minutes). Prints a table, writes JSON to
+pipeline alike) to show how each figure grows (about 5 minutes). ``--tier F0|S0`` runs the pipeline
+against a pricing tier's prediction rate instead (bench/tiers.py; 1-2 minutes). Prints a table, writes JSON to
 bench/results/, and exits 1 when a bar fails.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench import tiers
 from bench.report import Bar, Check, figure, machine, table, write_json
 from bench.run import Plan, run
 
@@ -157,6 +159,13 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="blob-trigger parallelism (default: host.json's maxDegreeOfParallelism)",
     )
+    parser.add_argument(
+        "--tier", choices=sorted(tiers.PHOTOS), help="the pipeline at a pricing tier's prediction rate"
+    )
+    parser.add_argument("--tier-photos", type=int, help="photos for --tier (default: F0 60, S0 400)")
+    parser.add_argument(
+        "--max-tps", type=float, help="PREDICTION_MAX_TPS for --tier (default: the tier's /nostore rate)"
+    )
     parser.add_argument("--workdir", type=Path, help="keep the stack's data and logs here (default: temp)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     args = parser.parse_args(argv)
@@ -164,6 +173,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--images and --paced must be 1 or more")
     if args.training < 15:
         parser.error("--training must be 15 or more (5 photos on each of the 3 tags)")
+    if args.tier and args.scale:
+        parser.error("--tier and --scale are separate runs: choose one")
+    if args.tier_photos is not None and args.tier_photos < 2:
+        parser.error("--tier-photos must be 2 or more")
+    if args.max_tps is not None and args.max_tps <= 0:
+        parser.error("--max-tps must be more than 0")
     if args.parallelism is not None and args.parallelism < 1:
         parser.error("--parallelism must be 1 or more")
     logging.basicConfig(
@@ -172,7 +187,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("azure").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="bench-") as temp:
         workdir = args.workdir or Path(temp)
-        if args.scale:
+        if args.tier:
+            figures = tiers.run(tiers.plan_for(args.tier, args.tier_photos, args.max_tps), workdir / "tier")
+            checks = tiers.checks(figures)
+            print(table([c.row() for c in checks], ("bar", "measured", "bar", "result")))
+            print()
+            print(table(tiers.figure_rows(figures), ("figure", "measured", "", "")))
+            path = write_json(f"tier-{args.tier}", figures, checks)
+        elif args.scale:
             try:
                 sizes = [int(size) for size in args.scale.split(",")]
             except ValueError:

@@ -18,8 +18,8 @@ from typing import Any
 
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from bench.photos import Photo
 from bench.stats import summary
+from devstack.photos import Photo
 
 UPLOAD_THREADS = 8
 STAGES = ("download", "normalise", "read_result", "predict", "write_result", "receipt")

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("bench.probe")
@@ -127,6 +128,11 @@ def install(out_path: str) -> None:
     _patch(customvision.CustomVision, "prediction", _stage("predict"))
     _patch(classify, "read_json", _stage("read_result"))
     _patch(classify, "write_json", _stage("write_result", mark="resultWritten"))
+
+
+def runner(out_path: Path) -> tuple[str, ...]:
+    """The arguments that run devhost through this probe (``LocalStack.start_devhost(runner=...)``)."""
+    return ("-m", "bench.probe", str(out_path))
 
 
 def main() -> int:

@@ -12,10 +12,9 @@ from typing import Any
 
 from azure.storage.blob import BlobServiceClient
 
-from bench.photos import Photo
-from bench.stack import FUNCTION_KEY
-
-TERMINAL = {"succeeded", "rejected", "skipped", "failed"}
+from devstack.photos import Photo
+from devstack.runs import TERMINAL
+from devstack.vision import FUNCTION_KEY
 
 
 def call(base_url: str, method: str, path: str) -> tuple[int, dict[str, Any]]:

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import photos, pipeline, procs, retrain, vision
-from bench.stack import LocalStack
+from bench import pipeline, probe, procs, retrain, vision
 from bench.stats import summary
 from devhost.config import load_host_config
-from tests.support.services import PROJECT_ROOT
+from devstack import photos
+from devstack.paths import HOST_JSON
+from devstack.stack import LocalStack
+from devstack.vision import train_and_publish
 
 log = logging.getLogger("bench")
 
@@ -31,7 +33,7 @@ class Plan:
 
 def host_json(plan: Plan, workdir: Path) -> Path:
     """The project's host.json, or a copy with ``plan.parallelism`` as the blob-trigger parallelism."""
-    shipped = PROJECT_ROOT / "host.json"
+    shipped = HOST_JSON
     if plan.parallelism is None:
         return shipped
     data = json.loads(shipped.read_text(encoding="utf-8"))
@@ -60,7 +62,9 @@ def training_set(root: Path, count: int) -> list[photos.Photo]:
 
 def measure_localvision(stack: LocalStack, plan: Plan, root: Path) -> dict[str, Any]:
     log.info("localvision: training on %d photos", plan.training)
-    trained = vision.train_project(stack.endpoint, "Bench Direct", training_set(root, plan.training))
+    trained = train_and_publish(
+        stack.endpoint, "Bench Direct", training_set(root, plan.training), vision.PUBLISHED_NAME
+    )
     memory = procs.rss_mb(stack.localvision.process.pid)
     client = vision.predictor(stack.endpoint)
     one = vision.as_1024x768(photos.test_photos(root)[0].data)
@@ -117,10 +121,9 @@ def measure_pipeline(
 ) -> dict:
     images, results = pipeline.containers(stack.conn_str, stack.values)
     sources = photos.test_photos(root) + photos.training(root) + photos.more_training(root)
-    truth = {"IMG_TEST_1.jpg": "apple", "IMG_TEST_2.jpg": "banana", "IMG_TEST_3.jpg": "orange"}
 
     def expected(batch: list[photos.Photo]) -> dict[str, str | None]:
-        return {p.name: p.tag or truth.get(p.name.rsplit("-", 1)[-1]) for p in batch}
+        return {p.name: p.tag or photos.TEST_TAGS.get(p.name.rsplit("-", 1)[-1]) for p in batch}
 
     warm = photos.copies(sources, 8, "warm-")
     log.info("pipeline: warm-up with %d photos", len(warm))
@@ -187,7 +190,7 @@ def process_memory(stack: LocalStack) -> dict[str, dict[str, float]]:
 
 def run(plan: Plan, workdir: Path) -> dict[str, Any]:
     """Everything for one plan on a fresh stack in ``workdir``; the stack is stopped afterwards."""
-    root = photos.fruit_root()
+    root = photos.require()
     started = time.perf_counter()
     stack = LocalStack.start(workdir)
     try:
@@ -195,7 +198,7 @@ def run(plan: Plan, workdir: Path) -> dict[str, Any]:
         figures["localvision"] = measure_localvision(stack, plan, root)
         probe_file = workdir / "probe.jsonl"
         config = host_json(plan, workdir)
-        stack.start_devhost(probe_file=probe_file, host_json=config)
+        stack.start_devhost(host_json=config, runner=probe.runner(probe_file))
         figures["retrain"] = measure_retrain(stack, plan, root)
         project_id = figures["retrain"]["first"]["projectId"]
         figures["pipeline"] = measure_pipeline(

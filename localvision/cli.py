@@ -55,6 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def options_from(args: argparse.Namespace) -> ServerOptions:
+    """The server options that parsed command-line arguments ask for."""
+    return ServerOptions(
+        host=args.host,
+        tier=args.tier,
+        faults=args.faults,
+        fault_seed=args.fault_seed,
+        fault_slow_seconds=args.fault_slow_seconds,
+        allow_private_urls=args.allow_private_urls,
+        log_level=args.log_level,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -68,15 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     if args.fault_slow_seconds < 0:
         parser.error("--fault-slow-seconds must be 0 or more")
-    options = ServerOptions(
-        host=args.host,
-        tier=args.tier,
-        faults=args.faults,
-        fault_seed=args.fault_seed,
-        fault_slow_seconds=args.fault_slow_seconds,
-        allow_private_urls=args.allow_private_urls,
-        log_level=args.log_level,
-    )
+    options = options_from(args)
     endpoint = f"http://{args.host}:{args.port}"
     print(
         f"localvision serving {endpoint} (training: {endpoint}/customvision/v3.4-preview/training, "

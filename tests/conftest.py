@@ -1,67 +1,55 @@
-"""Shared fixtures: real Azurite and a real localvision as processes, the fruit photos by path."""
+"""Shared fixtures: a real Azurite (a process) and a real localvision (served in-process, on a real HTTP
+socket) for the session, and the fruit photos by path; all from devstack, the one local-stack package."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.services import (
-    PROJECT_ROOT,
-    Service,
-    azurite_available,
-    azurite_connection_string,
-    start_azurite,
-    start_localvision,
-)
+from devstack import azurite as azurite_service
+from devstack import localvision as localvision_service
+from devstack.photos import fruit_root, missing_reason
+from devstack.processes import Child
+from devstack.vision import PREDICTION_KEY, TRAINING_KEY
 
-DEFAULT_FRUIT = PROJECT_ROOT.parent / "shared" / "data" / "fruit"
-TRAINING_KEY = "test-training-key"
-PREDICTION_KEY = "test-prediction-key"
-
-
-def fruit_root() -> Path:
-    """The fruit photos: $DEMO_IMAGES, default ../shared/data/fruit."""
-    return Path(os.environ.get("DEMO_IMAGES", DEFAULT_FRUIT))
+__all__ = ["PREDICTION_KEY", "TRAINING_KEY"]
 
 
 @pytest.fixture(scope="session")
 def fruit_dir() -> Path:
-    root = fruit_root()
-    if not (root / "training-images").is_dir():
-        pytest.skip(
-            f"fruit photos not found at {root}: set DEMO_IMAGES to a folder with training-images/, "
-            "more-training-images/ and test-images/ (Microsoft Learn's fruit exercise)"
-        )
-    return root
+    reason = missing_reason()
+    if reason:
+        pytest.skip(reason)
+    return fruit_root()
 
 
 @pytest.fixture(scope="session")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Child]:
     """A real Azurite on free ports for the session; see ``azurite_conn_str`` for its connection string."""
-    reason = azurite_available()
+    reason = azurite_service.unavailable()
     if reason:
         pytest.fail(reason)
-    service = start_azurite(tmp_path_factory.mktemp("azurite"))
+    service = azurite_service.start(tmp_path_factory.mktemp("azurite"))
     yield service
     service.stop()
 
 
 @pytest.fixture(scope="session")
-def azurite_conn_str(azurite: Service) -> str:
-    return azurite_connection_string(azurite.ports["blob"], azurite.ports["queue"])
+def azurite_conn_str(azurite: Child) -> str:
+    return azurite_service.connection_string(azurite.ports)
 
 
 @pytest.fixture(scope="session")
-def localvision(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def localvision(tmp_path_factory: pytest.TempPathFactory) -> Iterator[localvision_service.LocalVision]:
     """A real localvision server shared by the session (no tier, no faults)."""
-    service = start_localvision(tmp_path_factory.mktemp("localvision") / "data", TRAINING_KEY, PREDICTION_KEY)
+    data = tmp_path_factory.mktemp("localvision") / "data"
+    service = localvision_service.start(data, TRAINING_KEY, PREDICTION_KEY, in_process=True)
     yield service
     service.stop()
 
 
 @pytest.fixture(scope="session")
-def localvision_endpoint(localvision: Service) -> str:
+def localvision_endpoint(localvision: localvision_service.LocalVision) -> str:
     return f"http://127.0.0.1:{localvision.ports['http']}"

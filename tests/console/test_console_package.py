@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fnmatch import fnmatch
 
+from devstack.paths import PROJECT_ROOT
 from shared.console.static_files import STATIC_DIR
-from tests.support.services import PROJECT_ROOT
 
 
 def ignored(relative: str, patterns: list[str]) -> bool:

@@ -21,7 +21,9 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from azure.storage.queue import QueueClient
 
-from tests.support.services import PROJECT_ROOT, free_port
+from devstack import devhost as devhost_service
+from devstack.paths import PROJECT_ROOT
+from devstack.processes import free_port
 from tests.support.waiting import wait_until
 
 APPS = Path(__file__).parent / "apps"
@@ -53,14 +55,9 @@ class DevHostProcess:
     def start(self) -> DevHostProcess:
         offset = len(self.output())
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "devhost",
-                *(self.app_args or ["--app", str(self.root / "function_app.py")]),
-                "--port",
-                str(self.port),
-            ],
+            [sys.executable, "-m", "devhost", *self.app_args, "--port", str(self.port)]
+            if self.app_args
+            else devhost_service.command(str(self.root / "function_app.py"), self.port),
             cwd=PROJECT_ROOT,
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
@@ -69,7 +66,7 @@ class DevHostProcess:
         assert self.process is not None
         process = self.process
         wait_until(
-            lambda: "Host started" in self.output()[offset:] or process.poll() is not None,
+            lambda: devhost_service.started(self.log, offset) or process.poll() is not None,
             60,
             "devhost start",
         )

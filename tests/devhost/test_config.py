@@ -14,8 +14,8 @@ import pytest
 from devhost.config import ConfigError, load_host_config, parse_timespan, resolve
 from devhost.connections import resolve_connection
 from devhost.routes import compile_route
+from devstack.paths import PROJECT_ROOT
 from tests.devhost.conftest import APPS
-from tests.support.services import PROJECT_ROOT
 
 
 def test_route_templates_match_like_the_host():

@@ -13,10 +13,11 @@ import pytest
 import requests
 from azure.core.exceptions import ResourceNotFoundError
 
+from devstack.paths import PROJECT_ROOT
+from devstack.processes import free_port
 from tests.devhost.conftest import FUNCTION_KEY, DevHostProcess
 from tests.devhost.eventgrid_events import BLOBS_EXTENSION_KEY
 from tests.pipeline.conftest import base_settings, train_and_publish, unique
-from tests.support.services import PROJECT_ROOT, free_port
 from tests.support.waiting import wait_until
 
 PHOTO = "IMG_TEST_1.jpg"  # an apple

@@ -14,7 +14,7 @@ from typing import Any
 
 from pycep import BicepParser
 
-from tests.support.services import PROJECT_ROOT
+from devstack.paths import PROJECT_ROOT
 
 INFRA = PROJECT_ROOT / "infra"
 

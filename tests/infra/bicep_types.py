@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tests.support.services import PROJECT_ROOT
+from devstack.paths import PROJECT_ROOT
 
 SPECS = PROJECT_ROOT.parent / "shared" / "specs"
 BICEP_TYPES = SPECS / "bicep-types-az"

@@ -12,7 +12,7 @@ import fnmatch
 import subprocess
 from pathlib import PurePosixPath
 
-from tests.support.services import PROJECT_ROOT
+from devstack.paths import PROJECT_ROOT
 
 FUNCIGNORE = PROJECT_ROOT / ".funcignore"
 

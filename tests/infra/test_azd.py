@@ -11,9 +11,9 @@ import subprocess
 import pytest
 import yaml
 
+from devstack.paths import PROJECT_ROOT
 from tests.infra.bicep import INFRA, parse
 from tests.infra.package import LOCAL_ARTIFACTS, excluded, packaged_files, tracked_files
-from tests.support.services import PROJECT_ROOT
 
 AZURE_YAML = PROJECT_ROOT / "azure.yaml"
 # What the deployment package must hold, and nothing else (top level), and the files that must be in it.

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.services import PROJECT_ROOT
+from devstack.paths import PROJECT_ROOT
 
 CHECKOV = PROJECT_ROOT / ".venv-checkov" / "bin" / "checkov"
 

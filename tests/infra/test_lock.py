@@ -14,9 +14,9 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from devstack.paths import PROJECT_ROOT
 from tests.infra.bicep import function_app
 from tests.infra.package import packaged_files
-from tests.support.services import PROJECT_ROOT
 
 REQUIREMENTS = PROJECT_ROOT / "requirements.txt"
 LOCK = PROJECT_ROOT / "requirements-lock.txt"

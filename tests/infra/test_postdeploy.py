@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.services import PROJECT_ROOT
+from devstack.paths import PROJECT_ROOT
 
 HOOK = PROJECT_ROOT / "scripts" / "postdeploy.sh"
 KEY = "blobs-extension-key-value"

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from devstack.paths import PROJECT_ROOT
 from tests.infra.bicep import INFRA, app_settings, function_app, parse
-from tests.support.services import PROJECT_ROOT
 
 TIER_RATE = {"F0": 2.0, "S0": 10.0}
 S0_NOSTORE_RATE = 20.0

@@ -11,9 +11,9 @@ import json
 
 import pytest
 
+from devstack.paths import PROJECT_ROOT
 from shared.settings import SETTING_NAMES, SETTINGS, STORAGE_CONNECTION, STORAGE_IDENTITY_SUFFIXES
 from tests.infra.bicep import app_settings, function_app, literal
-from tests.support.services import PROJECT_ROOT
 
 LOCAL_EXAMPLE = PROJECT_ROOT / "local.settings.json.example"
 

@@ -21,9 +21,9 @@ import pytest
 import yaml
 from pycep import BicepParser
 
+from devstack.paths import PROJECT_ROOT
 from tests.infra.bicep import INFRA
 from tests.infra.bicep_types import BICEP_TYPES, SPECS, Checker, body_type, check_body
-from tests.support.services import PROJECT_ROOT
 
 AZD_SCHEMA = SPECS / "azd" / "azure.yaml.json"
 HOOK = PROJECT_ROOT / "scripts" / "postdeploy.sh"

@@ -17,6 +17,10 @@ from azure.cognitiveservices.vision.customvision.training.models import (
 )
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
+from devstack.localvision import LocalVision
+from devstack.localvision import start as start_localvision
+from devstack.paths import PROJECT_ROOT
+from devstack.processes import Child, answers_tcp, free_port, wait_ready
 from localvision.server import RunningServer, ServerOptions, serve_in_thread
 from tests.conftest import PREDICTION_KEY, TRAINING_KEY
 from tests.localvision.helpers import (
@@ -30,7 +34,6 @@ from tests.localvision.helpers import (
     trainer,
     wait_trained,
 )
-from tests.support.services import PROJECT_ROOT, Service, free_port, start_localvision, wait_for_port
 
 MISSING = "00000000-0000-0000-0000-000000000000"
 
@@ -55,9 +58,9 @@ def server(tmp_path: Path):
 @pytest.fixture
 def process(tmp_path: Path):
     """A ``python -m localvision`` process: ``process(data=...)`` -> (service, endpoint)."""
-    started: list[Service] = []
+    started: list[LocalVision] = []
 
-    def start(*args: str, data: Path) -> tuple[Service, str]:
+    def start(*args: str, data: Path) -> tuple[LocalVision, str]:
         service = start_localvision(data, TRAINING_KEY, PREDICTION_KEY, *args)
         started.append(service)
         return service, f"http://127.0.0.1:{service.ports['http']}"
@@ -105,9 +108,9 @@ def test_keys_from_the_environment_and_endpoint_printed(tmp_path):
     command = [sys.executable, "-m", "localvision", "--data", str(tmp_path / "d"), "--port", str(port)]
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, env=env)
-    service = Service(process, log, {"http": port})
+    service = Child(process, log, {"http": port})
     try:
-        wait_for_port(port, process, log)
+        wait_ready(lambda: answers_tcp(port), process, log, "localvision")
         endpoint = f"http://127.0.0.1:{port}"
         assert trainer(endpoint, key="env-training").get_domains()
         assert f"serving {endpoint}" in log.read_text()

@@ -9,8 +9,8 @@ from pathlib import Path
 import onnx
 import pytest
 
+from devstack.paths import PROJECT_ROOT
 from localvision.ml.cache import MODEL_DIR_ENV, ensure_model, fingerprint, model_dir
-from tests.support.services import PROJECT_ROOT
 
 
 def test_builds_once_under_a_fingerprinted_name(tmp_path: Path) -> None:

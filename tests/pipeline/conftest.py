@@ -15,25 +15,15 @@ from typing import Any
 
 import azure.functions as func
 import pytest
-from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
-from azure.cognitiveservices.vision.customvision.training.models import (
-    ImageFileCreateBatch,
-    ImageFileCreateEntry,
-)
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
-from msrest.authentication import ApiKeyCredentials
 
+from devstack import localvision, photos, vision
+from devstack.vision import FOOD_DOMAIN, PREDICTION_KEY, RESOURCE_ID, TRAINING_KEY, trainer
 from shared.settings import SETTINGS, STORAGE_CONNECTION, STORAGE_IDENTITY_SUFFIXES
-from tests.conftest import PREDICTION_KEY, TRAINING_KEY
 from tests.pipeline.contract_checks import check_document, check_reply
-from tests.support.services import Service, start_localvision
 
-RESOURCE_ID = (
-    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/"
-    "Microsoft.CognitiveServices/accounts/localvision-prediction"
-)
-FOOD_DOMAIN = "c151d5b5-dd07-472a-acc8-15d29dea8518"
+__all__ = ["FOOD_DOMAIN", "trainer"]
 
 
 def unique(prefix: str) -> str:
@@ -189,40 +179,21 @@ def containers(conn_str: str, settings: dict[str, str]) -> dict[str, ContainerCl
     return out
 
 
-def trainer(endpoint: str) -> CustomVisionTrainingClient:
-    return CustomVisionTrainingClient(endpoint, ApiKeyCredentials(in_headers={"Training-key": TRAINING_KEY}))
-
-
 def train_and_publish(
-    endpoint: str, name: str, fruit_dir: Path, published_name: str = "fruit-classifier"
+    endpoint: str, name: str, fruit_dir: Path, published_name: str = vision.PUBLISHED_NAME
 ) -> str:
     """A published fruit model made directly with the SDK (for tests of classification alone)."""
-    client = trainer(endpoint)
-    project = client.create_project(name, domain_id=FOOD_DOMAIN, classification_type="Multiclass")
-    for tag_dir in sorted((fruit_dir / "training-images").iterdir()):
-        tag = client.create_tag(project.id, tag_dir.name)
-        entries = [
-            ImageFileCreateEntry(name=p.name, contents=p.read_bytes()) for p in sorted(tag_dir.glob("*.jpg"))
-        ]
-        client.create_images_from_files(project.id, ImageFileCreateBatch(images=entries, tag_ids=[tag.id]))
-    iteration = client.train_project(project.id)
-    deadline = time.monotonic() + 180
-    while iteration.status == "Training":
-        assert time.monotonic() < deadline, "training did not finish"
-        time.sleep(0.5)
-        iteration = client.get_iteration(project.id, iteration.id)
-    assert iteration.status == "Completed", iteration.training_error_details
-    client.publish_iteration(project.id, iteration.id, published_name, RESOURCE_ID)
-    return project.id
+    return vision.train_and_publish(endpoint, name, photos.training(fruit_dir), published_name).project_id
 
 
 @pytest.fixture
 def extra_localvision(tmp_path: Path) -> Iterator[Callable[..., str]]:
     """Start a localvision of its own with extra arguments (e.g. --faults 429:1.0); returns its endpoint."""
-    started: list[Service] = []
+    started: list[localvision.LocalVision] = []
 
     def start(*args: str) -> str:
-        service = start_localvision(tmp_path / f"lv{len(started)}", TRAINING_KEY, PREDICTION_KEY, *args)
+        data = tmp_path / f"lv{len(started)}"
+        service = localvision.start(data, TRAINING_KEY, PREDICTION_KEY, *args, in_process=True)
         started.append(service)
         return f"http://127.0.0.1:{service.ports['http']}"
 

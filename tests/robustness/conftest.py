@@ -1,5 +1,6 @@
-"""The whole local stack for robustness tests: a private Azurite, localvision (optionally with --faults)
-and devhost running the real function_app.py, with a published fruit model trained once per stack."""
+"""The whole local stack for robustness tests: a private Azurite, localvision (optionally with --faults;
+served in-process) and devhost (a process) running the real function_app.py, with a published fruit model
+trained once per stack."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ from typing import Any
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from bench import photos, vision
-from bench.stack import FUNCTION_KEY, LocalStack
+from devstack import photos, vision
+from devstack.stack import LocalStack
+from devstack.vision import FUNCTION_KEY, PUBLISHED_NAME
 from tests.pipeline.contract_checks import check_document, check_reply
 from tests.support.waiting import wait_until
 
 PROJECT_NAME = "Classify Fruit"
-PUBLISHED_NAME = "fruit-classifier"
 # Short timings keep the suite fast: retries inside an invocation give up after 2 s, polls every 1 s.
 FAST_SETTINGS = {
     "CUSTOMVISION_PROJECT_NAME": PROJECT_NAME,
@@ -107,11 +108,10 @@ def _lower(headers: Any) -> dict[str, str]:
 
 
 def fruit_photos() -> Path:
-    root = photos.DEFAULT_FRUIT
-    try:
-        return photos.fruit_root()
-    except SystemExit as exc:
-        pytest.skip(str(exc) or f"fruit photos not found at {root}")
+    reason = photos.missing_reason()
+    if reason:
+        pytest.skip(reason)
+    return photos.fruit_root()
 
 
 def start_stack(
@@ -119,9 +119,11 @@ def start_stack(
 ) -> Stack:
     """Azurite + localvision + devhost; the fruit model trained with the SDK and published."""
     fruit = fruit_photos()
-    stack = LocalStack.start(workdir, *localvision_args)
+    stack = LocalStack.start(workdir, *localvision_args, in_process=True)
     try:
-        trained = vision.train_project(stack.endpoint, PROJECT_NAME, photos.training(fruit), PUBLISHED_NAME)
+        trained = vision.train_and_publish(
+            stack.endpoint, PROJECT_NAME, photos.training(fruit), PUBLISHED_NAME
+        )
         stack.start_devhost({**FAST_SETTINGS, **(settings or {})})
     except Exception:
         stack.stop()

@@ -11,7 +11,7 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.queue import QueueClient
 
-from bench.photos import DEFAULT_FRUIT, fruit_root
+from devstack.photos import fruit_root
 from shared import catalogue
 from tests.robustness.conftest import Stack
 from tests.support.bad_inputs import BadInput, corpus
@@ -28,10 +28,7 @@ EXIF_TOLERANCE = 0.05
 
 
 def _good_photo() -> Path:
-    try:
-        return fruit_root() / "test-images" / "IMG_TEST_1.jpg"
-    except SystemExit:
-        return DEFAULT_FRUIT / "test-images" / "IMG_TEST_1.jpg"
+    return fruit_root() / "test-images" / "IMG_TEST_1.jpg"
 
 
 CASES: list[BadInput] = corpus(_good_photo()) if _good_photo().exists() else []

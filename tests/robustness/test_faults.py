@@ -13,11 +13,10 @@ from typing import Any
 import pytest
 from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
 
-from bench import photos, vision
-from bench.retrain import TERMINAL
+from devstack import photos, vision
+from devstack.runs import TERMINAL
 from shared import catalogue
 from tests.robustness.conftest import PUBLISHED_NAME, Stack
-from tests.support.services import start_localvision
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow  # each module starts the whole stack and trains a model
@@ -104,12 +103,7 @@ def test_flaky_custom_vision_loses_and_duplicates_nothing(make_stack) -> None:
 
 def restart_localvision(stack: Stack, *args: str) -> None:
     """The same localvision (data folder and port) again, with other options."""
-    port = stack.stack.localvision.ports["http"]
-    data_dir = stack.stack.workdir / "localvision" / "data"
-    stack.stack.localvision.stop()
-    stack.stack.localvision = start_localvision(
-        data_dir, vision.TRAINING_KEY, vision.PREDICTION_KEY, *args, port=port
-    )
+    stack.stack.restart_localvision(*args)
 
 
 def test_outage_ends_each_image_in_one_retryable_error_document(make_stack) -> None:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bench.stack import FUNCTION_KEY
+from devstack.vision import FUNCTION_KEY
 from shared import catalogue
 from tests.robustness.conftest import Stack
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from devhost import stack
-from tests.support.services import free_port
+from devstack import background as stack
+from devstack import settings
+from devstack.processes import answers_http, answers_tcp, free_port
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def _web(port: int, command: list[str] | None = None) -> stack.Service:
         command or [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
         (port,),
         "http.server",
-        lambda: stack._answers_http(f"http://127.0.0.1:{port}/"),
+        lambda: answers_http(f"http://127.0.0.1:{port}/"),
         start_timeout=30,
     )
 
@@ -36,13 +37,13 @@ def test_start_waits_until_it_answers_is_idempotent_and_stop_ends_it(local: Path
     service = _web(free_port())
     stack.start(service)
     pid = int(service.pid_file.read_text())
-    assert stack._answers_http(f"http://127.0.0.1:{service.ports[0]}/")
+    assert answers_http(f"http://127.0.0.1:{service.ports[0]}/")
     stack.start(service)
     assert f"web: already running (pid {pid})" in capsys.readouterr().out
     stack.stop(service)
     assert not service.pid_file.exists()
-    assert not stack._runs(pid, "http.server")
-    assert not stack._answers_tcp(service.ports[0])
+    assert not stack.runs(pid, "http.server")
+    assert not answers_tcp(service.ports[0])
 
 
 def test_a_port_in_use_by_someone_else_is_a_clear_error(local: Path):
@@ -80,8 +81,8 @@ def test_settings_are_created_from_the_example_once(tmp_path: Path, monkeypatch)
     example = tmp_path / "local.settings.json.example"
     example.write_text(json.dumps({"Values": {"DEVHOST_FUNCTION_KEY": "k", "PIPELINE_STORAGE": "x"}}))
     settings_file = tmp_path / "local.settings.json"
-    monkeypatch.setattr(stack, "SETTINGS_EXAMPLE", example)
-    monkeypatch.setattr(stack, "SETTINGS", settings_file)
-    assert stack.ensure_settings()["Values"] == {"DEVHOST_FUNCTION_KEY": "k", "PIPELINE_STORAGE": "x"}
+    monkeypatch.setattr(settings, "SETTINGS_EXAMPLE", example)
+    monkeypatch.setattr(settings, "SETTINGS", settings_file)
+    assert settings.ensure()["Values"] == {"DEVHOST_FUNCTION_KEY": "k", "PIPELINE_STORAGE": "x"}
     settings_file.write_text(json.dumps({"Values": {"DEVHOST_FUNCTION_KEY": "mine"}}))
-    assert stack.ensure_settings()["Values"] == {"DEVHOST_FUNCTION_KEY": "mine"}  # a user's file is kept
+    assert settings.ensure()["Values"] == {"DEVHOST_FUNCTION_KEY": "mine"}  # a user's file is kept

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -21,14 +20,13 @@ import requests
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 
-from devhost import stack
+from devstack import background, photos
+from devstack.photos import TAGS, PhotosMissing
+from devstack.runs import TERMINAL
+from devstack.settings import StackError
 
-FRUIT_DEFAULT = stack.PROJECT_ROOT.parent / "shared" / "data" / "fruit"
-TAGS = ("apple", "banana", "orange")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
 RUN_TIMEOUT_SECONDS = 900
 RESULT_TIMEOUT_SECONDS = 120
-TERMINAL = {"succeeded", "rejected", "skipped", "failed"}
 
 
 class DemoError(RuntimeError):
@@ -37,29 +35,6 @@ class DemoError(RuntimeError):
 
 def say(text: str = "") -> None:
     print(text, flush=True)
-
-
-def photos_root() -> Path:
-    """$DEMO_IMAGES, default ../shared/data/fruit; exits with instructions when the photos are not there."""
-    root = Path(os.environ.get("DEMO_IMAGES") or FRUIT_DEFAULT)
-    missing = [f"training-images/{t}" for t in TAGS if not _images(root / "training-images" / t)]
-    missing += [d for d in ("more-training-images", "test-images") if not _images(root / d, recursive=True)]
-    if missing:
-        raise DemoError(
-            f"the fruit photos were not found at {root} (missing: {', '.join(missing)}).\n"
-            "They are the photos of the Microsoft Learn exercise 'Classify images with Custom Vision' "
-            "(github.com/MicrosoftLearning/mslearn-ai-vision, folder Labfiles/image-classification): put "
-            "training-images/{apple,banana,orange}/, more-training-images/{apple,banana,orange}/ and "
-            "test-images/ in one folder and run `DEMO_IMAGES=/path/to/folder make demo`."
-        )
-    return root
-
-
-def _images(folder: Path, recursive: bool = False) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    found = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in found if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 class Demo:
@@ -95,7 +70,7 @@ class Demo:
         training = self.container("training")
         uploaded = present = 0
         for tag in TAGS:
-            for photo in _images(folder / tag):
+            for photo in photos.images(folder / tag):
                 try:
                     training.upload_blob(f"{tag}/{photo.name}", photo.read_bytes(), overwrite=False)
                     uploaded += 1
@@ -238,9 +213,9 @@ def show_results(results: list[tuple[Path, dict[str, Any], float]]) -> None:
 
 
 def run() -> int:
-    root = photos_root()
+    root = photos.require()
     say("== 1. Local stack (Azurite, localvision, devhost)")
-    settings = stack.up()
+    settings = background.up()
     demo = Demo(settings)
 
     say(f"\n== 2. Training photos -> {demo.containers['training']}/{{apple,banana,orange}}/ (from {root})")
@@ -257,7 +232,7 @@ def run() -> int:
             show_metrics(metrics)
 
     say(f"\n== 4. Classify the test photos: drop them into {demo.containers['images']}/, read results/*.json")
-    show_results(demo.classify(_images(root / "test-images")))
+    show_results(demo.classify(photos.images(root / "test-images")))
 
     say("\n== 5. More training photos, then retrain: only the new ones are uploaded")
     uploaded, present = demo.upload_training(root / "more-training-images")
@@ -270,7 +245,7 @@ def run() -> int:
     show_run(second)
 
     say("\n== Done. The stack is still running:")
-    for line in stack.describe(settings)[1:]:
+    for line in background.describe(settings)[1:]:
         say(line if line.startswith(" ") else f"  {line}")
     say("  drop more photos:  az storage blob upload --connection-string UseDevelopmentStorage=true "
         f"-c {demo.containers['images']} -f photo.jpg -n photo.jpg")  # fmt: skip
@@ -280,7 +255,7 @@ def run() -> int:
 def main() -> int:
     try:
         return run()
-    except (DemoError, stack.StackError) as exc:
+    except (DemoError, PhotosMissing, StackError) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 1
     except requests.RequestException as exc:

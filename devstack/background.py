@@ -1,38 +1,23 @@
-"""The local stack: Azurite, localvision and devhost as background processes (``make up``/``down``/``logs``).
-
-``python -m devhost.stack up|down|logs [-f]``. Pids and logs live in ``.local/``; ``down`` stops only the
-processes whose pids ``up`` recorded (and only while they still run the command it started).
-"""
+"""The `make up` stack: Azurite, localvision and devhost as background processes on the standard ports
+(``make up``/``down``/``logs``). Pids and logs live in ``.local/`` (or $LOCAL_STACK_DIR); ``down`` stops
+only the processes whose pids ``up`` recorded, and only while they still run the command it started."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# Pids, logs and data of the stack; LOCAL_STACK_DIR moves them (the tests use a folder of their own).
-LOCAL = Path(os.environ.get("LOCAL_STACK_DIR") or PROJECT_ROOT / ".local")
-SETTINGS = PROJECT_ROOT / "local.settings.json"
-SETTINGS_EXAMPLE = PROJECT_ROOT / "local.settings.json.example"
-AZURITE_BIN = PROJECT_ROOT / "node_modules" / ".bin" / "azurite"
-
-
-class StackError(RuntimeError):
-    """The stack cannot start; the message says why and what to do."""
+from devstack import azurite, devhost, localvision
+from devstack.paths import LOCAL, PROJECT_ROOT, SETTINGS, shown
+from devstack.processes import answers_http, answers_tcp
+from devstack.settings import StackError, ensure, values_of
 
 
 @dataclass(frozen=True)
@@ -55,91 +40,39 @@ class Service:
         return LOCAL / f"{self.name}.log"
 
 
-def _shown(path: Path) -> Path:
-    """``path`` relative to the project when it is inside it."""
-    return path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
-
-
-def ensure_settings() -> dict[str, Any]:
-    """Create local.settings.json from the example when missing; return its content."""
-    if not SETTINGS.exists():
-        if not SETTINGS_EXAMPLE.exists():
-            raise StackError(f"{SETTINGS_EXAMPLE} is missing: it ships with the project; restore it from git")
-        shutil.copyfile(SETTINGS_EXAMPLE, SETTINGS)
-        print(f"created {SETTINGS.name} from {SETTINGS_EXAMPLE.name}")
-    try:
-        data = json.loads(SETTINGS.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise StackError(f"{SETTINGS} is not valid JSON: {exc}") from exc
-    return data
-
-
-def _answers_tcp(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _answers_http(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2):
-            return True
-    except urllib.error.HTTPError:
-        return True  # an HTTP answer, even 401/404, means the server is up
-    except (OSError, ValueError):
-        return False
-
-
-def _port_of(url: str, default: int) -> int:
-    return urlparse(url).port or default
-
-
 def services(settings: dict[str, Any]) -> list[Service]:
-    values = {k: str(v) for k, v in (settings.get("Values") or {}).items()}
-    vision_port = _port_of(values.get("CUSTOMVISION_TRAINING_ENDPOINT") or "http://127.0.0.1:5100", 5100)
-    devhost_port = int((settings.get("Host") or {}).get("LocalHttpPort") or 7071)
-    azurite = [
-        str(AZURITE_BIN), "--silent", "--location", str(LOCAL / "azurite"),
-        "--blobHost", "127.0.0.1", "--blobPort", "10000", "--queueHost", "127.0.0.1", "--queuePort", "10001",
-        "--tableHost", "127.0.0.1", "--tablePort", "10002",
-        "--skipApiVersionCheck", "--disableTelemetry", "--loose",
-    ]  # fmt: skip
-    localvision = [
-        sys.executable, "-m", "localvision", "--data", str(LOCAL / "localvision"),
-        "--host", "127.0.0.1", "--port", str(vision_port),
-    ]  # fmt: skip
-    devhost = [sys.executable, "-m", "devhost", "--app", "function_app", "--settings", str(SETTINGS)]
-    # The keys go to localvision through its environment, so they do not show in `ps`.
-    vision_env = {
-        "LOCALVISION_TRAINING_KEY": values.get("CUSTOMVISION_TRAINING_KEY", ""),
-        "LOCALVISION_PREDICTION_KEY": values.get("CUSTOMVISION_PREDICTION_KEY", ""),
-    }
+    values = values_of(settings)
+    endpoint = values.get("CUSTOMVISION_TRAINING_ENDPOINT") or f"http://127.0.0.1:{localvision.STANDARD_PORT}"
+    vision_port = urlparse(endpoint).port or localvision.STANDARD_PORT
+    devhost_port = int((settings.get("Host") or {}).get("LocalHttpPort") or devhost.STANDARD_PORT)
+    store_ports = azurite.STANDARD_PORTS
+    keys = localvision.key_env(
+        values.get("CUSTOMVISION_TRAINING_KEY", ""), values.get("CUSTOMVISION_PREDICTION_KEY", "")
+    )
     return [
         Service(
             "azurite",
-            azurite,
-            (10000, 10001, 10002),
+            azurite.command(store_ports, LOCAL / "azurite"),
+            tuple(store_ports.values()),
             "azurite",
-            lambda: _answers_tcp(10000) and _answers_tcp(10001),
+            lambda: azurite.ready(store_ports),
             stop_signal=signal.SIGTERM,
         ),
         Service(
             "localvision",
-            localvision,
+            localvision.command(LOCAL / "localvision", vision_port),
             (vision_port,),
             "localvision",
-            lambda: _answers_http(f"http://127.0.0.1:{vision_port}/"),
+            lambda: localvision.ready(vision_port),
             start_timeout=120.0,
-            env=vision_env,
+            env=keys,
         ),
         Service(
             "devhost",
-            [*devhost, "--port", str(devhost_port)],
+            devhost.command("function_app", devhost_port, SETTINGS),
             (devhost_port,),
             "devhost",
-            lambda: _answers_http(f"http://127.0.0.1:{devhost_port}/"),
+            lambda: answers_http(f"http://127.0.0.1:{devhost_port}/"),
         ),
     ]
 
@@ -156,21 +89,22 @@ def _command_line(pid: int) -> str | None:
     return result.stdout.strip() or None
 
 
+def runs(pid: int, marker: str) -> bool:
+    """The process ``pid`` is alive and runs a command containing ``marker``."""
+    command = _command_line(pid)
+    return bool(command) and marker in command and "<defunct>" not in command
+
+
 def running_pid(service: Service) -> int | None:
     """The pid recorded for the service, when that process still runs the service's command."""
     try:
         pid = int(service.pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
-    if _runs(pid, service.marker):
+    if runs(pid, service.marker):
         return pid
     service.pid_file.unlink(missing_ok=True)
     return None
-
-
-def _runs(pid: int, marker: str) -> bool:
-    command = _command_line(pid)
-    return bool(command) and marker in command and "<defunct>" not in command
 
 
 def log_tail(service: Service, lines: int = 30) -> str:
@@ -179,25 +113,18 @@ def log_tail(service: Service, lines: int = 30) -> str:
     return "\n".join(service.log_file.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _check_prerequisites() -> None:
-    if not AZURITE_BIN.exists():
-        raise StackError(f"Azurite is not installed ({AZURITE_BIN} is missing): run `make install` (npm ci)")
-    if shutil.which("node") is None:
-        raise StackError("node is not on PATH: Azurite needs Node.js (install it, then `make install`)")
-
-
 def start(service: Service) -> None:
     pid = running_pid(service)
     if pid:
         print(f"{service.name}: already running (pid {pid})")
         return
-    busy = [port for port in service.ports if _answers_tcp(port)]
+    busy = [port for port in service.ports if answers_tcp(port)]
     if busy:
         raise StackError(
             f"{service.name}: port {', '.join(map(str, busy))} is in use by a process this stack did not "
             f"start; stop it (e.g. `lsof -i :{busy[0]}` or `ss -ltnp` shows which) and run `make up` again"
         )
-    LOCAL.mkdir(exist_ok=True)
+    LOCAL.mkdir(parents=True, exist_ok=True)
     with service.log_file.open("ab") as log:
         log.write(f"\n--- started {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n".encode())
         log.flush()
@@ -239,9 +166,9 @@ def stop(service: Service, *, quiet: bool = False, timeout: float = 30.0) -> Non
         return
     os.kill(pid, service.stop_signal)
     deadline = time.monotonic() + timeout
-    while _runs(pid, service.marker) and time.monotonic() < deadline:
+    while runs(pid, service.marker) and time.monotonic() < deadline:
         time.sleep(0.2)
-    if _runs(pid, service.marker):
+    if runs(pid, service.marker):
         print(f"{service.name}: did not stop within {timeout:.0f} s; killing pid {pid}")
         os.kill(pid, signal.SIGKILL)
     service.pid_file.unlink(missing_ok=True)
@@ -251,20 +178,26 @@ def stop(service: Service, *, quiet: bool = False, timeout: float = 30.0) -> Non
 
 def up() -> dict[str, Any]:
     """Start whatever is not running yet; return the settings the stack runs with."""
-    _check_prerequisites()
-    settings = ensure_settings()
+    reason = azurite.unavailable()
+    if reason:
+        raise StackError(reason)
+    settings = ensure()
     for service in services(settings):
         start(service)
     return settings
 
 
+def _current_services() -> list[Service]:
+    return services(ensure() if SETTINGS.exists() else {})
+
+
 def down() -> None:
-    for service in reversed(services(ensure_settings() if SETTINGS.exists() else {})):
+    for service in reversed(_current_services()):
         stop(service)
 
 
 def logs(follow: bool, names: list[str]) -> None:
-    stack = services(ensure_settings() if SETTINGS.exists() else {})
+    stack = _current_services()
     unknown = set(names) - {s.name for s in stack}
     if unknown:
         raise StackError(
@@ -299,32 +232,5 @@ def describe(settings: dict[str, Any]) -> list[str]:
         "  Azurite (storage)  blob http://127.0.0.1:10000/devstoreaccount1, queue :10001, table :10002",
         f"  localvision        http://127.0.0.1:{vision.ports[0]} (Custom Vision training + prediction)",
         f"  devhost            http://localhost:{host.ports[0]}/api/ (the Function app)",
-        f"logs: make logs (files in {_shown(LOCAL)}/); stop: make down",
+        f"logs: make logs (files in {shown(LOCAL)}/); stop: make down",
     ]
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devhost.stack", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="start Azurite, localvision and devhost in the background")
-    commands.add_parser("down", help="stop what `up` started")
-    logs_parser = commands.add_parser("logs", help="show the logs (-f to follow)")
-    logs_parser.add_argument("-f", "--follow", action="store_true")
-    logs_parser.add_argument("service", nargs="*", help="azurite, localvision or devhost (default: all)")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "up":
-            for line in describe(up()):
-                print(line)
-        elif args.command == "down":
-            down()
-        else:
-            logs(args.follow, args.service)
-    except StackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

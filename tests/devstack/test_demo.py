@@ -8,15 +8,15 @@ import sys
 
 import pytest
 
-from devhost import stack
-from tests.support.services import PROJECT_ROOT
+from devstack.paths import PROJECT_ROOT
+from devstack.processes import answers_tcp
 
 STACK_PORTS = (10000, 10001, 10002, 5100, 7071)
 
 
 def _demo(**env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "devhost.demo"],
+        [sys.executable, "-m", "devstack", "demo"],
         cwd=PROJECT_ROOT,
         env={**os.environ, **env},
         capture_output=True,
@@ -34,7 +34,7 @@ def test_without_the_photos_the_demo_says_how_to_get_them(tmp_path):
 
 @pytest.mark.slow
 def test_the_demo_trains_classifies_and_retrains_and_can_run_again(fruit_dir, tmp_path):
-    busy = [port for port in STACK_PORTS if stack._answers_tcp(port)]
+    busy = [port for port in STACK_PORTS if answers_tcp(port)]
     if busy:
         pytest.skip(f"ports {busy} are in use (a local stack runs?): the demo needs them free")
     state = {"LOCAL_STACK_DIR": str(tmp_path / "stack"), "DEMO_IMAGES": str(fruit_dir)}
@@ -50,7 +50,7 @@ def test_the_demo_trains_classifies_and_retrains_and_can_run_again(fruit_dir, tm
         assert "IMG_TEST_1.jpg: apple" in second.stdout
     finally:
         subprocess.run(
-            [sys.executable, "-m", "devhost.stack", "down"], cwd=PROJECT_ROOT, env={**os.environ, **state}
+            [sys.executable, "-m", "devstack", "down"], cwd=PROJECT_ROOT, env={**os.environ, **state}
         )
     # A fresh stack: the first run uploads the 45 photos, then exactly the six new ones.
     assert "uploaded 45 photos" in first.stdout

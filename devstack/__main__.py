@@ -1,0 +1,39 @@
+"""``python -m devstack up|down|logs [-f] [service]|demo``: the `make up`/`down`/`logs`/`demo` stack."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from devstack import background, demo
+from devstack.settings import StackError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start Azurite, localvision and devhost in the background")
+    commands.add_parser("down", help="stop what `up` started")
+    logs_parser = commands.add_parser("logs", help="show the logs (-f to follow)")
+    logs_parser.add_argument("-f", "--follow", action="store_true")
+    logs_parser.add_argument("service", nargs="*", help="azurite, localvision or devhost (default: all)")
+    commands.add_parser("demo", help="the Microsoft Learn fruit exercise on the stack (starts it if needed)")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        return demo.main()
+    try:
+        if args.command == "up":
+            for line in background.describe(background.up()):
+                print(line)
+        elif args.command == "down":
+            background.down()
+        else:
+            background.logs(args.follow, args.service)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""A private local stack for a test module or a benchmark run: Azurite, localvision and devhost on free
+ports with data in a folder of its own. Nothing here touches a running ``make up`` stack; every service is
+stopped by ``LocalStack.stop()``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack import azurite as azurite_service
+from devstack import devhost as devhost_service
+from devstack import localvision as localvision_service
+from devstack import settings, vision
+from devstack.processes import Child
+
+
+@dataclass
+class LocalStack:
+    """Azurite + localvision (+ devhost, started separately) in ``workdir``."""
+
+    workdir: Path
+    azurite: Child
+    localvision: localvision_service.LocalVision
+    devhost: Child | None = None
+    values: dict[str, str] = field(default_factory=dict)
+    overrides: dict[str, str] = field(default_factory=dict)
+    host_json: Path | None = None
+    in_process: bool = False  # localvision served from a thread of this process (see devstack.localvision)
+
+    @classmethod
+    def start(cls, workdir: Path, *localvision_args: str, in_process: bool = False) -> LocalStack:
+        store = azurite_service.start(workdir / "azurite", in_memory=True)
+        try:
+            vision_server = localvision_service.start(
+                cls.vision_data(workdir), vision.TRAINING_KEY, vision.PREDICTION_KEY, *localvision_args,
+                in_process=in_process,
+            )  # fmt: skip
+        except Exception:
+            store.stop()
+            raise
+        return cls(workdir, store, vision_server, in_process=in_process)
+
+    @staticmethod
+    def vision_data(workdir: Path) -> Path:
+        return workdir / "localvision" / "data"
+
+    @property
+    def conn_str(self) -> str:
+        return azurite_service.connection_string(self.azurite.ports)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.localvision.ports['http']}"
+
+    @property
+    def devhost_url(self) -> str:
+        assert self.devhost is not None, "devhost is not running"
+        return f"http://127.0.0.1:{self.devhost.ports['http']}"
+
+    def start_devhost(
+        self,
+        overrides: dict[str, str] | None = None,
+        host_json: Path | None = None,
+        runner: Sequence[str] = devhost_service.DEVHOST,
+    ) -> None:
+        """devhost on function_app.py with the stack's settings and ``overrides``; ``runner`` in place of
+        ``-m devhost`` (e.g. a benchmark's timing probe)."""
+        self.overrides, self.host_json = dict(overrides or {}), host_json
+        self.values = settings.for_stack(self.conn_str, self.endpoint, vision.keys(), self.overrides)
+        self.devhost = devhost_service.start(self.workdir / "devhost", self.values, host_json, runner)
+
+    def restart_devhost(self) -> None:
+        """Start devhost again with the same settings (same host id: it finds its blob receipts)."""
+        if self.devhost is not None:
+            self.devhost.stop(timeout=60)
+        self.start_devhost(self.overrides, host_json=self.host_json)
+
+    def restart_localvision(self, *localvision_args: str) -> None:
+        """The same localvision (data folder, port, way of running) again, with these options."""
+        port = self.localvision.ports["http"]
+        self.localvision.stop()
+        self.localvision = localvision_service.start(
+            self.vision_data(self.workdir), vision.TRAINING_KEY, vision.PREDICTION_KEY, *localvision_args,
+            port=port, in_process=self.in_process,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        for service in (self.devhost, self.localvision, self.azurite):
+            if service is not None:
+                service.stop(timeout=60)
