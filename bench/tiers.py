@@ -1,15 +1,17 @@
 """The pipeline against a pricing tier's prediction rate: ``python -m bench --tier F0|S0``.
 
-localvision runs with ``--tier`` (it answers 429 above the tier's rate, as the service does) and devhost
-with the per-instance limit ``PREDICTION_MAX_TPS`` that the deployment gives one instance: the whole
-account budget when one instance runs. The pipeline predicts with ``classify_image_with_no_store``, so the
-budget is the tier's ``/nostore`` rate (F0 2/s, S0 20/s). A burst of distinct photos (the fruit photos
-cycled under new names) goes in at once; the figure is the sustained rate at which result documents are
-written, from the first to the last (so the model's first load and the burst's ramp do not count).
+localvision runs with ``--tier`` (it answers 429 above the tier's rate, as the service does) and devhost,
+the one local instance, with the budget the deployment gives the whole app: ``maximumInstanceCount`` x
+``PREDICTION_MAX_TPS`` from infra/rate-budget.json (F0 1 x 1.9/s, S0 2 x 9.5/s). The pipeline predicts
+with ``classify_image_with_no_store``, so the tier's rate is the ``/nostore`` one (F0 2/s, S0 20/s). A
+burst of distinct photos (the fruit photos cycled under new names) goes in at once; the figure is the
+sustained rate at which result documents are written, from the first to the last (so the model's first
+load and the burst's ramp do not count).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -20,6 +22,7 @@ from typing import Any
 from bench import pipeline, probe
 from bench.report import Bar, Check, figure
 from devstack import photos
+from devstack.paths import PROJECT_ROOT
 from devstack.stack import LocalStack
 from devstack.vision import PUBLISHED_NAME, train_and_publish
 from localvision.limits import TIERS
@@ -28,13 +31,14 @@ log = logging.getLogger("bench")
 PHOTOS = {"F0": 60, "S0": 400}  # enough photos to hold the rate for 30 s (F0) and 20 s (S0)
 PROJECT_NAME = "Classify Fruit"  # the shipped settings' CUSTOMVISION_PROJECT_NAME
 SHARE = 0.95  # the bar: sustained throughput >= 95 % of the tier's rate
+RATE_BUDGET = PROJECT_ROOT / "infra" / "rate-budget.json"
 
 
 @dataclass(frozen=True)
 class TierPlan:
     tier: str
     photos: int
-    max_tps: float  # PREDICTION_MAX_TPS for the one local instance
+    max_tps: float  # PREDICTION_MAX_TPS for the one local instance: the deployed app's whole budget
 
     @property
     def rate(self) -> float:
@@ -46,9 +50,15 @@ def tier_rate(tier: str) -> float:
     return float(TIERS[tier].nostore_predictions_per_second)
 
 
+def deployed_budget(tier: str) -> float:
+    """Instances x per-instance limit that infra/ deploys for this tier (the app's whole prediction rate)."""
+    budget = json.loads(RATE_BUDGET.read_text())[tier]
+    return budget["maximumInstanceCount"] * budget["predictionMaxTps"]
+
+
 def plan_for(tier: str, photos_count: int | None = None, max_tps: float | None = None) -> TierPlan:
-    """The tier's plan; by default its photo count and the whole budget for the one local instance."""
-    return TierPlan(tier, photos_count or PHOTOS[tier], tier_rate(tier) if max_tps is None else max_tps)
+    """The tier's plan; by default its photo count and the deployed app's budget for the local instance."""
+    return TierPlan(tier, photos_count or PHOTOS[tier], deployed_budget(tier) if max_tps is None else max_tps)
 
 
 def sustained(written: list[float]) -> float:

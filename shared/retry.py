@@ -65,14 +65,16 @@ def call_with_retry(
 
 
 class RateLimiter:
-    """A thread-safe token bucket: ``rate`` calls per second on average, bursts up to ``max(1, rate)``.
+    """A thread-safe pacer: calls at least ``1 / rate`` seconds apart, never a burst.
 
-    Callers reserve a token and sleep outside the lock, so waiting threads are served in order.
+    A bucket of one token: the service counts calls in a sliding one-second window, so a bucket that let a
+    pause be made up with a burst would put up to twice the rate into one window and draw 429s. Callers
+    reserve a slot and sleep outside the lock, so waiting threads are served in order.
     """
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
-        self.capacity = max(1.0, rate)
+        self.capacity = 1.0
         self._tokens = self.capacity
         self._clock = clock
         self._stamp = clock()

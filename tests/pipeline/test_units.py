@@ -262,9 +262,10 @@ def test_success_after_transient_errors_and_permanent_errors_are_not_retried():
 def test_rate_limiter_spaces_calls():
     clock = FakeClock()
     limiter = RateLimiter(2.0, clock=clock)
-    waits = [limiter.reserve() for _ in range(6)]
-    assert waits[:2] == [0.0, 0.0]  # a burst of 2
-    assert waits[2:] == pytest.approx([0.5, 1.0, 1.5, 2.0])
+    waits = [limiter.reserve() for _ in range(5)]
+    assert waits == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0])  # no burst, even at the start
+    clock.sleep(10)  # a long pause is not made up with a burst afterwards
+    assert [limiter.reserve() for _ in range(3)] == pytest.approx([0.0, 0.5, 1.0])
     assert RateLimiter(0).reserve() == 0.0  # 0 = off
 
 
