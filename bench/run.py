@@ -107,7 +107,10 @@ def measure_retrain(stack: LocalStack, plan: Plan, root: Path) -> dict[str, Any]
             "status": run["status"],
             "reason": run.get("reason"),
             "error": run.get("error"),
-            "sync": {k: run["sync"][k] for k in ("listed", "pending", "uploaded", "unchanged", "failed")},
+            "sync": {
+                k: run["sync"][k]
+                for k in ("listed", "uploaded", "retagged", "deleted", "unchanged", "failed")
+            },
             "steps": retrain.step_seconds(run),
             "iteration": (run.get("iteration") or {}).get("id"),
             "projectId": run.get("projectId"),

@@ -159,7 +159,8 @@ def _progress(run: dict[str, Any]) -> str:
     sync = run.get("sync") or {}
     iteration = run.get("iteration") or {}
     if run.get("step") == "sync" and sync.get("listed"):
-        return f" ({sync.get('uploaded', 0)} of {sync.get('pending', 0)} new images uploaded)"
+        done = sum(sync.get(kind, 0) for kind in ("uploaded", "retagged", "replaced", "deleted"))
+        return f" ({done} training images mirrored so far)"
     if iteration.get("status"):
         return f" (iteration {iteration.get('name') or iteration.get('id', '')}: {iteration['status']})"
     return ""
@@ -249,6 +250,7 @@ def run() -> int:
         say(line if line.startswith(" ") else f"  {line}")
     say("  drop more photos:  az storage blob upload --connection-string UseDevelopmentStorage=true "
         f"-c {demo.containers['images']} -f photo.jpg -n photo.jpg")  # fmt: skip
+    say(f"\nConsole: {demo.api}/console/  (function key: DEVHOST_FUNCTION_KEY in local.settings.json)")
     return 0
 
 

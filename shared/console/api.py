@@ -118,7 +118,7 @@ class ConsoleApi:
     def runs(self) -> dict[str, Any]:
         """The latest run records and every iteration of the project with its metrics."""
         try:
-            runs = self._retrainer().latest()
+            runs = [run.as_json() for run in self._retrainer().latest()]
         except ResourceNotFoundError:
             runs = []
         try:

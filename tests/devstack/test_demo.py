@@ -55,4 +55,5 @@ def test_the_demo_trains_classifies_and_retrains_and_can_run_again(fruit_dir, tm
     # A fresh stack: the first run uploads the 45 photos, then exactly the six new ones.
     assert "uploaded 45 photos" in first.stdout
     assert "run succeeded: 6 images uploaded to Custom Vision, 45 unchanged" in first.stdout
-    assert "No new or changed training images" in second.stdout
+    assert "No new, changed, moved or deleted training images" in second.stdout
+    assert "Console: http://localhost:7071/api/console/" in first.stdout
