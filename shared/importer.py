@@ -237,11 +237,12 @@ class ImportStep:
         md5 = hashlib.md5(data).digest()  # the Content-MD5 the mirror compares
         ext = blob.rsplit(".", 1)[1]
         settings = ContentSettings(content_type=CONTENT_TYPES[ext], content_md5=bytearray(md5))
+        client = self.training.get_blob_client(blob)
         try:
-            written = self.training.upload_blob(blob, data, overwrite=False, content_settings=settings)
+            written = client.upload_blob(data, overwrite=False, content_settings=settings)
         except ResourceExistsError:
             # Left as it is. When it holds these very bytes (a copy whose record was lost), record it.
-            properties = self.training.get_blob_client(blob).get_blob_properties()
+            properties = client.get_blob_properties()
             if manifest.entry(blob) is None and md5_of(properties.content_settings.content_md5) == md5_of(
                 md5
             ):
