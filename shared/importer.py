@@ -126,7 +126,7 @@ def extension_of(data: bytes, url: str) -> str:
     """The file extension of the image's format (read from the bytes; the URI's as a fallback)."""
     try:
         found = Image.open(io.BytesIO(data)).format
-    except (UnidentifiedImageError, OSError, ValueError):
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError):
         found = None
     if found in EXTENSIONS:
         return EXTENSIONS[found]
@@ -234,7 +234,8 @@ class ImportStep:
         self, blob: str, data: bytes, image_id: str, folder: str, tag_id: str, manifest: Manifest
     ) -> bool:
         """Write the blob create-only and record it; False when a blob of that name was there already."""
-        md5 = hashlib.md5(data).digest()  # the Content-MD5 the mirror compares
+        md5 = hashlib.md5(data).digest()  # set as the blob's Content-MD5, which the mirror's listing reads
+        digest = md5_of(md5)
         ext = blob.rsplit(".", 1)[1]
         settings = ContentSettings(content_type=CONTENT_TYPES[ext], content_md5=bytearray(md5))
         client = self.training.get_blob_client(blob)
@@ -243,12 +244,9 @@ class ImportStep:
         except ResourceExistsError:
             # Left as it is. When it holds these very bytes (a copy whose record was lost), record it.
             properties = client.get_blob_properties()
-            if manifest.entry(blob) is None and md5_of(properties.content_settings.content_md5) == md5_of(
-                md5
-            ):
-                manifest.record_imported(
-                    blob, properties.etag, md5_of(md5), image_id, tag_key(folder), tag_id
-                )
+            same = md5_of(properties.content_settings.content_md5) == digest
+            if same and manifest.entry(blob) is None:
+                manifest.record_imported(blob, properties.etag, digest, image_id, tag_key(folder), tag_id)
             return False
-        manifest.record_imported(blob, written["etag"], md5_of(md5), image_id, tag_key(folder), tag_id)
+        manifest.record_imported(blob, written["etag"], digest, image_id, tag_key(folder), tag_id)
         return True
