@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import urllib3
 from azure.cognitiveservices.vision.customvision.training.models import (
     ImageFileCreateBatch,
     ImageFileCreateEntry,
@@ -305,3 +306,34 @@ def test_the_import_route_needs_the_function_key_through_devhost(
         assert body["statusUrl"] == f"http://127.0.0.1:{port}/api/retrain/{body['runId']}"
     finally:
         host.stop(timeout=60)
+
+
+def test_the_download_takes_only_a_valid_link_of_bounded_size(
+    localvision_endpoint, fruit_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """importer.download against localvision's real signed links: the bytes as uploaded; an altered
+    signature (403), a non-http scheme or an image over the bound fails with its catalogue code."""
+    client = trainer(localvision_endpoint)
+    project = client.create_project(unique("Download "), domain_id=FOOD_DOMAIN)
+    photo = sorted((fruit_dir / "training-images").rglob("*.jpg"))[0]
+    batch = ImageFileCreateBatch(images=[ImageFileCreateEntry(name=photo.name, contents=photo.read_bytes())])
+    client.create_images_from_files(project.id, batch)
+    link = client.get_untagged_images(project.id)[0].original_image_uri
+    pool = urllib3.PoolManager(retries=False)
+
+    data = importer.download(link, pool)
+    assert data == photo.read_bytes() and importer.extension_of(data, link) == "jpg"
+    altered = link[:-1] + ("0" if link[-1] != "0" else "1")
+    for bad in (altered, link.split("?", 1)[0], "file:///etc/passwd", "ftp://example.com/a.jpg"):
+        with pytest.raises(importer.ImageNotCopied) as refused:
+            importer.download(bad, pool)
+        assert refused.value.code == "ImportDownloadFailed", bad
+    monkeypatch.setattr(importer, "MAX_IMAGE_BYTES", len(data) - 1)
+    with pytest.raises(importer.ImageNotCopied) as refused:
+        importer.download(link, pool)
+    assert refused.value.code == "ImportTooLarge"
+    assert "by hand" in catalogue.text("ImportTooLarge", **refused.value.values)
+    with pytest.raises(importer.ImageNotCopied) as refused:
+        importer.extension_of(b"not an image", "https://example.com/files/original")
+    assert refused.value.code == "NotAnImage"
+    assert importer.extension_of(b"not decodable", "https://example.com/files/a.PNG?sv=1") == "png"
