@@ -69,6 +69,12 @@ def retrain_status(req: func.HttpRequest) -> func.HttpResponse:
     return _http(pipeline.retrain_status(req.route_params.get("runId", "")))
 
 
+@app.function_name("training_import")
+@app.route(route="training/import", methods=["POST"])
+def training_import(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(pipeline.training_import(req.url))
+
+
 @app.function_name("retrain_scheduled")
 @app.timer_trigger(arg_name="timer", schedule="%RETRAIN_SCHEDULE%", run_on_startup=False)
 def retrain_scheduled(timer: func.TimerRequest) -> None:

@@ -14,7 +14,7 @@ from shared import catalogue, documents, fetch
 from shared.classify import Classifier
 from shared.documents import QuickSource
 from shared.errors import TransientError
-from shared.retrain import Retrainer
+from shared.retrain import Retrainer, Started
 from shared.run_record import Trigger
 from shared.settings import Settings
 
@@ -46,17 +46,29 @@ def status_url(request_url: str, run_id: str) -> str:
     return f"{base}/{run_id}"
 
 
-def retrain_start(retrainer: Retrainer, request_url: str) -> Reply:
-    """202 with a new run; 200 with the running one when a cycle is already under way."""
-    started = retrainer.start(Trigger.HTTP)
-    url = status_url(request_url, started.run_id)
+def _started(started: Started, url: str) -> Reply:
+    """202 with a new run; 200 with the running one (a retrain or an import) when one is under way."""
     body = {
         "runId": started.run_id,
         "status": started.status.value,
         "statusUrl": url,
         "started": started.started,
+        "trigger": started.trigger.value if started.trigger else None,
     }
     return Reply(202 if started.started else 200, body, {"Location": url})
+
+
+def retrain_start(retrainer: Retrainer, request_url: str) -> Reply:
+    started = retrainer.start(Trigger.HTTP)
+    return _started(started, status_url(request_url, started.run_id))
+
+
+def import_start(retrainer: Retrainer, request_url: str) -> Reply:
+    """POST /api/training/import: an import run, one at a time with retrain cycles (the same marker);
+    its status is served by GET /api/retrain/{runId} like any run's."""
+    started = retrainer.start(Trigger.IMPORT)
+    base = request_url.split("?", 1)[0].rstrip("/").removesuffix("/training/import")
+    return _started(started, f"{base}/retrain/{started.run_id}")
 
 
 def retrain_runs(retrainer: Retrainer) -> Reply:

@@ -188,6 +188,28 @@ _ENTRIES = (
         "The {step} step failed on every try and was given up (its message went to the poison queue); the "
         "function's log has each error with its invocation id: fix the cause and start a new cycle",
     ),
+    # --- import (POST /api/training/import) ---
+    Entry(
+        "ImportMultipleTags",
+        "The image has more than one tag, and a training folder stands for one tag: it was left in the "
+        "project; give it one tag in Custom Vision (or copy it by hand) and import again",
+    ),
+    Entry(
+        "ImportTagNotAFolder",
+        "The image's tag name cannot be a training folder (it contains '/' or '\\', is only dots, or is the "
+        "Negative folder's name (NEGATIVE_FOLDER) on a regular tag): rename the tag in Custom Vision and "
+        "import again",
+    ),
+    Entry(
+        "ImportDownloadFailed",
+        "The image's download link (originalImageUri) did not serve it (an error status, a failed "
+        "connection or a time limit): import again later; the function's log has the details",
+    ),
+    Entry(
+        "ImportTooLarge",
+        "The image is larger than an import copies ({limit}): download it from the Custom Vision portal "
+        "by hand",
+    ),
     # --- the console's data calls (shared/console) ---
     Entry("BadConsoleRequest", "The request body is not a JSON object: send the fields the console sends."),
     Entry("MissingField", "The request needs a non-empty {field!r} field."),

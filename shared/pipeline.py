@@ -88,6 +88,9 @@ class Pipeline:
     def retrain_start(self, request_url: str) -> api.Reply:
         return api.retrain_start(self.retrainer, request_url)
 
+    def training_import(self, request_url: str) -> api.Reply:
+        return api.import_start(self.retrainer, request_url)
+
     def retrain_runs(self) -> api.Reply:
         return api.retrain_runs(self.retrainer)
 

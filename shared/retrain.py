@@ -32,6 +32,7 @@ from shared.training_sync import Mirror
 log = logging.getLogger(__name__)
 RUN_ID = re.compile(r"\d{8}T\d{9}Z-[0-9a-f]{8}")
 LATEST_RUNS = 20
+FIRST_STEP = {Trigger.IMPORT: Step.IMPORT}  # any other trigger starts with the sync
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Started:
     started: bool
     run_id: str
     status: Status
+    trigger: Trigger | None  # the run's (None: its record is not written yet)
 
 
 class Retrainer:
@@ -68,8 +70,11 @@ class Retrainer:
         active = self.store.claim(run_id)
         if active != run_id:
             existing = self.store.load(active)
-            return Started(False, active, existing.record.status if existing else Status.QUEUED)
+            if existing is None:
+                return Started(False, active, Status.QUEUED, None)
+            return Started(False, active, existing.record.status, existing.record.trigger)
         run = Run(new_record(run_id, trigger), None)
+        run.record.step = FIRST_STEP.get(trigger, Step.SYNC)
         try:
             self._enqueue(run, 0)
         except Exception:
@@ -80,7 +85,7 @@ class Retrainer:
                 self.store.release(run_id)
             raise
         log.info("retrain run %s started (%s)", run_id, trigger)
-        return Started(True, run_id, run.record.status)
+        return Started(True, run_id, run.record.status, trigger)
 
     def has_new_training(self) -> bool:
         """True when training blobs were added, changed, moved or deleted since the last sync, or synced but

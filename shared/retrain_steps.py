@@ -18,6 +18,7 @@ from shared.contracts import decode, encode
 from shared.customvision import CustomVision
 from shared.errors import PermanentError, PipelineError
 from shared.gate import decide, metrics_of
+from shared.importer import ImportStep
 from shared.mirror_manifest import Manifest
 from shared.mirror_report import SyncReport
 from shared.run_record import IterationInfo, Previous, Published, Status, Step, SyncCounts
@@ -59,6 +60,9 @@ class Steps:
             Step.EVALUATE: self.evaluate,
             Step.PUBLISH: self.publish,
             Step.PRUNE: self.prune,
+            Step.IMPORT: ImportStep(
+                settings, cv, state_container, training_container, save, enqueue, finish
+            ).run,
         }
 
     def sync(self, run: Run) -> Step | None:

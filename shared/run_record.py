@@ -16,6 +16,7 @@ SCHEMA_VERSION = 1
 
 
 class Step(StrEnum):
+    IMPORT = "import"
     SYNC = "sync"
     TRAIN = "train"
     POLL = "poll"
@@ -72,6 +73,27 @@ class SyncCounts:
     ignored: int = 0
     tags_created: list[str] = field(default_factory=list)
     failures: list[SyncFailure] = field(default_factory=list)
+
+
+@dataclass
+class ImportFailure:
+    image_id: str
+    blob: str | None
+    code: str
+    message: str
+
+
+@dataclass
+class ImportCounts:
+    """What an import did (a run of trigger ``import``): each tagged image was copied, already present, or
+    failed; ``tagged`` is also how far the paging got, so a continued import goes on from there."""
+
+    tagged: int = 0
+    copied: int = 0
+    already_present: int = 0
+    untagged: int = 0
+    failed: int = 0
+    failures: list[ImportFailure] = field(default_factory=list)
 
 
 @dataclass
@@ -147,7 +169,8 @@ class Export:
 
 @dataclass(kw_only=True)
 class RunRecord:
-    """One retrain cycle: sync -> train -> poll -> evaluate -> (publish) -> prune -> done."""
+    """One retrain cycle: sync -> train -> poll -> evaluate -> (publish) -> prune -> done; or an import:
+    import -> done."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
     run_id: str
@@ -169,6 +192,7 @@ class RunRecord:
     gate: Gate | None = None
     published: Published | None = None
     export: Export | None = None
+    import_counts: ImportCounts | None = None
     pruned: list[str] = field(default_factory=list)
     polls: int = 0
     seq: int = 0

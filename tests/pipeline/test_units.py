@@ -96,7 +96,7 @@ def test_triggers_and_bindings(load_app):
     functions = {f.get_function_name(): f.get_trigger().get_dict_repr() for f in app.app.get_functions()}
     assert set(functions) == {
         "classify", "classify_poison", "classify_quick", "retrain", "retrain_status", "retrain_scheduled",
-        "retrain_worker", "retrain_poison", "console", "console_api",
+        "retrain_worker", "retrain_poison", "console", "console_api", "training_import",
     }  # fmt: skip
     blob = functions["classify"]
     assert (blob["type"], blob["path"], blob["connection"], blob["source"]) == (
@@ -111,7 +111,9 @@ def test_triggers_and_bindings(load_app):
     timer = functions["retrain_scheduled"]
     assert timer["schedule"] == "%RETRAIN_SCHEDULE%" and timer["runOnStartup"] is False
     assert functions["retrain_status"]["route"] == "retrain/{runId}"
-    for name in ("classify_quick", "retrain", "retrain_status"):
+    assert functions["training_import"]["route"] == "training/import"
+    assert [str(m.value) for m in functions["training_import"]["methods"]] == ["POST"]
+    for name in ("classify_quick", "retrain", "retrain_status", "training_import"):
         assert str(functions[name]["authLevel"].value) == "function"
 
 
