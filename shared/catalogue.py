@@ -212,7 +212,7 @@ _ENTRIES = (
     ),
     # --- the console's data calls (shared/console) ---
     Entry("BadConsoleRequest", "The request body is not a JSON object: send the fields the console sends."),
-    Entry("MissingField", "The request needs a non-empty {field!r} field."),
+    Entry("MissingField", "The request has no {field!r} or it is empty: send it, as the console does."),
     Entry("BadParameter", "The query parameter {name!r} is not valid: {why}."),
     Entry("BadArea", "Only the pipeline's own containers can be read here: use one of {allowed}."),
     Entry(
@@ -232,7 +232,11 @@ _ENTRIES = (
         "BlobChanged",
         "{area}/{name} changed while it was being moved; nothing was removed: reload and try again.",
     ),
-    Entry("NotViewable", "{area}/{name} is not an image the console can show (unreadable or too large)."),
+    Entry(
+        "NotViewable",
+        "{area}/{name} is not an image the console can show (unreadable or too large): open its result "
+        "document instead.",
+    ),
     Entry(
         "UnknownRoute",
         "The console has no {method} {path!r}: reload the page (it may be newer than this tab).",

@@ -26,7 +26,13 @@ def error_of(body: bytes) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("method", "path"), [("POST", "api/classify"), ("POST", "api/retrain"), ("GET", "api/retrain")]
+    ("method", "path"),
+    [
+        ("POST", "api/classify"),
+        ("POST", "api/retrain"),
+        ("GET", "api/retrain"),
+        ("POST", "api/training/import"),
+    ],
 )
 def test_no_key_or_a_wrong_key_is_refused(stack: Stack, method: str, path: str) -> None:
     assert stack.http(method, path, b"" if method == "POST" else None, key=None)[0] == 401
