@@ -84,6 +84,7 @@ class ConsoleApi:
             )
         try:
             answer = handler(request)
+            return answer if isinstance(answer, ConsoleResponse) else json_reply(answer)
         except ConsoleError as error:
             return error_reply(error.status, error.code, error.message)
         except TransientError as error:
@@ -97,7 +98,6 @@ class ConsoleApi:
         except Exception:
             log.exception("console %s %s failed", request.method, path)
             return error_reply(500, "ConsoleFailed", message_for("ConsoleFailed"))
-        return answer if isinstance(answer, ConsoleResponse) else json_reply(answer)
 
     def config(self) -> dict[str, Any]:
         """What the page needs first: the tags (review keys 1..9 in this order) and the thresholds."""

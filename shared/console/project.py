@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.contracts import encode
 from shared.customvision import CustomVision
 from shared.errors import PipelineError
 from shared.gate import metrics_of
@@ -52,7 +53,7 @@ class Project:
                         ),
                         "iteration performance",
                     )
-                    row["metrics"] = metrics_of(performance, self.threshold)
+                    row["metrics"] = encode(metrics_of(performance, self.threshold))
                 except PipelineError as error:  # deleted meanwhile: show it without metrics
                     row["error"] = error.message
             rows.append(row)

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from fnmatch import fnmatch
-
 from devstack.paths import PROJECT_ROOT
 from shared.console.static_files import STATIC_DIR
-
-
-def ignored(relative: str, patterns: list[str]) -> bool:
-    parts = relative.split("/")
-    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    return any(
-        fnmatch(part, p) or fnmatch(prefix, p)
-        for p in patterns
-        for part, prefix in zip(parts, prefixes, strict=True)
-    )
+from tests.infra.package import excluded
 
 
 def test_the_console_is_in_the_deployment_package():
-    lines = (PROJECT_ROOT / ".funcignore").read_text().splitlines()
-    patterns = [line.strip().rstrip("/") for line in lines if line.strip() and not line.startswith("#")]
+    """The package is computed from the tracked files and .funcignore, as the deploy tests do."""
     files = sorted(p.relative_to(PROJECT_ROOT).as_posix() for p in STATIC_DIR.rglob("*") if p.is_file())
     assert {"index.html", "app.js", "console.css"} <= {f.rsplit("/", 1)[1] for f in files}
-    assert [f for f in files if ignored(f, patterns)] == []
-    assert not ignored("shared/console/api.py", patterns)
-    assert ignored("tests/console/conftest.py", patterns)  # the check itself can tell
+    assert [f for f in files if excluded(f)] == []
+    assert not excluded("shared/console/api.py")
+    assert excluded("tests/console/conftest.py")  # the check itself can tell
 
 
 def test_only_the_static_page_is_anonymous(load_app):
