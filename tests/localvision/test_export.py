@@ -305,7 +305,10 @@ def test_exports_survive_a_restart_and_an_interrupted_one_resumes(tmp_path):
         client.export_iteration(project_id, iteration_id, "ONNX", flavor="OnnxFloat16")
         port = first.port
     finally:
-        first.stop()  # finishes the export in hand; the one queued behind it stays Exporting
+        first.stop()  # finishes the export in hand (ONNX12); the one queued behind it stays Exporting
+    stored = json.loads((data / "projects" / project_id / "project.json").read_text())
+    statuses = {e["flavor"]: e["status"] for e in stored["iterations"][iteration_id]["exports"]}
+    assert statuses == {None: "Done", "ONNX12": "Done", "OnnxFloat16": "Exporting"}
     second = serve_in_thread(data, TRAINING_KEY, PREDICTION_KEY, port=port)
     try:
         client = trainer(second.endpoint)
