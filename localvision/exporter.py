@@ -92,7 +92,7 @@ class BackgroundExporter:
                 error = "internal error, see the server log"
             if error is not None:
                 log.warning("export %s failed: %s", key, error)
-            self._ledger.finish_export(*key, exporter_version(), error)
+            self._ledger.finish_export(*key, self.version(), error)
 
     def _run(self, project_id: str, iteration_id: str, platform: str, flavor: str | None) -> str | None:
         """Write the zip; None when done, else why it failed."""

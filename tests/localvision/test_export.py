@@ -154,8 +154,11 @@ def test_the_servers_zip_classifies_the_test_photos_as_the_server_does(fruit, ex
     client = predictor(urlsplit(exported[1].download_uri)._replace(path="", query="").geturl())
     for photo, expected in TEST_PHOTOS.items():
         path = fruit_dir / "test-images" / photo
-        served = client.classify_image(fruit.project_id, PUBLISHED, path.read_bytes()).predictions[0]
-        assert consumer.top_tag(path) == served.tag_name == expected
+        served = client.classify_image(fruit.project_id, PUBLISHED, path.read_bytes()).predictions
+        assert consumer.top_tag(path) == served[0].tag_name == expected
+        local = dict(zip(consumer.labels, consumer.probabilities(path).tolist(), strict=True))
+        for prediction in served:
+            assert abs(local[prediction.tag_name] - prediction.probability) <= 0.05, prediction.tag_name
 
 
 def test_flavors_onnx12_and_float16_and_an_export_in_progress(fruit, exported):
@@ -290,6 +293,40 @@ def test_a_failed_iteration_does_not_export(tmp_path):
         assert "Failed, not Completed" in error.error.message
     finally:
         server.stop()
+
+
+def test_a_changed_exporter_offers_a_newer_version(localvision_server, training, monkeypatch):
+    project_id, iteration_id = tiny_compact(training, "newer version")
+    try:
+        assert wait_trained(training, project_id, iteration_id).status == "Completed"
+        training.export_iteration(project_id, iteration_id, "ONNX")
+        old = wait_exported(training, project_id, iteration_id)
+        assert old.newer_version_available is False
+        exporter = localvision_server.server.exporter
+        monkeypatch.setattr(exporter, "version", lambda: "9.9-a-later-exporter")  # as after an upgrade
+        assert wait_exported(training, project_id, iteration_id).newer_version_available is True
+        again = training.export_iteration(project_id, iteration_id, "ONNX")
+        assert (again.status, again.download_uri) == ("Exporting", None)
+        assert wait_exported(training, project_id, iteration_id).newer_version_available is False
+    finally:
+        training.delete_project(project_id)
+
+
+def test_deleting_a_project_while_it_exports_leaves_nothing_on_disk(localvision_server, training):
+    doomed, doomed_iteration = tiny_compact(training, "deleted while exporting")
+    marker, marker_iteration = tiny_compact(training, "exported after it")
+    try:
+        assert wait_trained(training, doomed, doomed_iteration).status == "Completed"
+        assert wait_trained(training, marker, marker_iteration).status == "Completed"
+        assert training.export_iteration(doomed, doomed_iteration, "ONNX").status == "Exporting"
+        training.export_iteration(marker, marker_iteration, "ONNX")
+        training.delete_project(doomed)
+        # One export at a time, in order: once the marker's is Done, the doomed one has ended.
+        assert wait_exported(training, marker, marker_iteration).status == "Done"
+        folder = localvision_server.data_dir / "projects" / doomed
+        assert not folder.exists(), sorted(str(p) for p in folder.rglob("*"))
+    finally:
+        training.delete_project(marker)
 
 
 def test_exports_survive_a_restart_and_an_interrupted_one_resumes(tmp_path):
