@@ -190,6 +190,7 @@ def test_flavors_onnx12_and_float16_and_an_export_in_progress(fruit, exported):
         ("ONNX", "ONNX10", "ErrorExporterInvalidPlatform", "ONNX12, OnnxFloat16"),
         ("ONNX", "Linux", "ErrorExporterInvalidPlatform", "leave flavor out"),
         ("Caffe", None, "BadRequest", "CoreML, TensorFlow, DockerFile, ONNX, VAIDK, OpenVino"),
+        ("", None, "BadRequestRequiredParamIsNull", "'platform' is required"),
     ],
 )
 def test_platforms_and_flavors_it_does_not_write(fruit, platform, flavor, code, words):
