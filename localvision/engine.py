@@ -111,7 +111,8 @@ class Engine:
             self._models[iteration_id] = outcome.model
             self._evaluations[iteration_id] = (outcome.oof_probabilities, label_lists)
 
-    def _model(self, iteration_id: str, model_dir: Path) -> TrainedModel:
+    def model(self, iteration_id: str, model_dir: Path) -> TrainedModel:
+        """The trained head of an iteration, loaded once and kept."""
         model = self._models.get(iteration_id)
         if model is None:
             from localvision.ml import TrainedModel
@@ -128,7 +129,7 @@ class Engine:
         from localvision.ml import prepare_image
 
         image = prepare_image(data)  # ImageDecodeError is a ValueError
-        return self._model(iteration_id, model_dir).predict(image, self.featurizer())
+        return self.model(iteration_id, model_dir).predict(image, self.featurizer())
 
     def performance(self, iteration_id: str, model_dir: Path, threshold: float) -> Performance:
         from localvision.ml import performance

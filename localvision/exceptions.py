@@ -181,6 +181,33 @@ PUBLISH_TARGET = _bad(
 )
 NOT_PUBLISHED = _bad("BadRequestIterationNotPublished", "The iteration is not published")
 
+# ----- export -----
+EXPORT_PLATFORM = _bad("BadRequest", "platform '{value}' is not one of {known}: localvision exports ONNX")
+EXPORT_DOMAIN = _bad(
+    "BadRequestProjectUnsupportedExportPlatform",
+    "The iteration was trained on domain '{domain}', which does not export {platform}: create the "
+    "project on a compact domain (e.g. General (compact)), train it and export that iteration",
+)
+EXPORT_NOT_IMPLEMENTED = _bad(
+    "ErrorExporterInvalidPlatform", "localvision exports ONNX only, not {platform}: ask for platform=ONNX"
+)
+EXPORT_FLAVOR = _bad(
+    "ErrorExporterInvalidPlatform",
+    "The {platform} flavor '{flavor}' is not supported: leave flavor out for the default, or use {known}",
+)
+EXPORT_WHILE_TRAINING = _bad(
+    "BadRequestExportWhileTraining", "The iteration is still training: export it once it is Completed"
+)
+EXPORT_NOT_TRAINED = _bad(
+    "BadRequestExportValidationFailed",
+    "The iteration is {status}, not Completed: only a trained iteration exports; train again",
+)
+EXPORT_IN_PROGRESS = _bad(
+    "BadRequestExportAlreadyInProgress",
+    "This iteration's {what} export is in progress: poll get_exports until its status is Done",
+)
+EXPORT_NOT_FOUND = _missing("NotFound", "No such export: call get_exports for the iteration's exports")
+
 # ----- prediction -----
 WRONG_PROJECT_KIND = _bad(
     "BadRequestNotSupported", "This is a {domain_type} project: use the {kind} operations"
@@ -200,5 +227,5 @@ INTERNAL = ErrorSpec("ErrorUnknown", 500, "Internal server error: see the localv
 LINK_REFUSED = ErrorSpec(
     "AuthenticationFailed",
     403,
-    "The link is unsigned, altered or expired: list the images again for a fresh link",
+    "The link is unsigned, altered or expired: list the images (or get_exports) again for a fresh link",
 )

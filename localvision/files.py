@@ -1,6 +1,7 @@
-"""Image downloads behind signed links: the original bytes, a resized copy and a thumbnail.
+"""Downloads behind signed links: an image's original bytes, a resized copy and a thumbnail; export zips.
 
-Link paths are ``/localvision/files/projects/{projectId}/images/{imageId}/{kind}``; the signature covers
+Link paths are ``/localvision/files/projects/{projectId}/images/{imageId}/{kind}`` and
+``/localvision/files/projects/{projectId}/iterations/{iterationId}/exports/{file}``; the signature covers
 that path (``localvision.signing``), so any prefix before it (a proxy's) does not matter.
 """
 
@@ -13,7 +14,7 @@ from PIL import Image, ImageOps
 
 from localvision.persistence import Store
 from localvision.signing import UrlSigner
-from localvision.state.views import ImageFile
+from localvision.state.views import ExportView, ImageFile
 
 FILES_ROOT = "/localvision/files"
 RENDITIONS = {"resized": 1024, "thumbnail": 200}  # longest side in px; smaller images are kept as they are
@@ -25,6 +26,10 @@ def file_path(project_id: str, image_id: str, kind: str) -> str:
     return f"{FILES_ROOT}/projects/{project_id}/images/{image_id}/{kind}"
 
 
+def export_file_path(project_id: str, iteration_id: str, file_name: str) -> str:
+    return f"{FILES_ROOT}/projects/{project_id}/iterations/{iteration_id}/exports/{file_name}"
+
+
 @dataclass(frozen=True)
 class ImageLinks:
     """Builds the three signed links of an image for one reply."""
@@ -34,6 +39,13 @@ class ImageLinks:
 
     def link(self, project_id: str, image_id: str, kind: str) -> str:
         return self.base_url + self.signer.sign(file_path(project_id, image_id, kind))
+
+    def export_link(self, export: ExportView) -> str | None:
+        """The signed link of a Done export's zip; None before it is Done."""
+        if export.file_name is None:
+            return None
+        path = export_file_path(export.project_id, export.iteration_id, export.file_name)
+        return self.base_url + self.signer.sign(path)
 
 
 def read(store: Store, image: ImageFile, kind: str) -> tuple[bytes, str]:

@@ -295,6 +295,33 @@ class Handlers:
         )
         return Reply(200, shape.prediction_json(result))
 
+    # ----- export -----
+
+    def export_iteration(self, call: Call) -> Reply:
+        export = self.backend.exports.start(
+            call.params["projectId"],
+            call.params["iterationId"],
+            call.query.text("platform"),
+            call.query.text("flavor"),
+        )
+        return Reply(200, shape.export_json(export, self._links(call)))
+
+    def get_exports(self, call: Call) -> Reply:
+        exports = self.backend.exports.list(call.params["projectId"], call.params["iterationId"])
+        links = self._links(call)
+        return Reply(200, [shape.export_json(export, links) for export in exports])
+
+    def download_export(self, call: Call) -> Reply:
+        """A signed export link (checked by the app before this runs): the zip, no key needed."""
+        name = call.params["fileName"]
+        path = self.backend.exports.file(call.params["projectId"], call.params["iterationId"], name)
+        try:
+            data = path.read_bytes()
+        except OSError:  # deleted meanwhile
+            raise errors.EXPORT_NOT_FOUND.error() from None
+        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+        return Reply(200, raw=data, media_type="application/zip", headers=headers)
+
     def not_supported(self, call: Call) -> Reply:
         raise errors.NOT_SUPPORTED.error(what="this operation")
 

@@ -6,6 +6,7 @@ Layout::
     DIR/projects/{projectId}/images/{sha256}             uploaded image bytes, by content hash
     DIR/projects/{projectId}/renditions/{sha256}-{kind}  resized copies and thumbnails, made on first download
     DIR/projects/{projectId}/iterations/{iterationId}/   model.npz, evaluation.npz (out-of-fold results)
+    DIR/projects/{projectId}/iterations/{iterationId}/exports/{platform}[-{flavor}].zip   exported models
     DIR/signing.key                                      the secret of the signed download links
 """
 
@@ -47,6 +48,9 @@ class Store:
 
     def iteration_dir(self, project_id: str, iteration_id: str) -> Path:
         return self.project_dir(project_id) / "iterations" / iteration_id
+
+    def export_path(self, project_id: str, iteration_id: str, file_name: str) -> Path:
+        return self.iteration_dir(project_id, iteration_id) / "exports" / file_name
 
     def image_path(self, project_id: str, sha256: str) -> Path:
         return self.project_dir(project_id) / "images" / sha256

@@ -74,8 +74,8 @@ TRAINING_ROUTES = (
     _route("GET", f"{IT}/performance", "get_iteration_performance"),
     _route("GET", f"{IT}/performance/images", "not_supported"),
     _route("GET", f"{IT}/performance/images/count", "not_supported"),
-    _route("GET", f"{IT}/export", "not_supported"),
-    _route("POST", f"{IT}/export", "not_supported"),
+    _route("GET", f"{IT}/export", "get_exports"),
+    _route("POST", f"{IT}/export", "export_iteration"),
     _route("POST", f"{P}/quicktest/image", "quick_test_image"),
     _route("POST", f"{P}/quicktest/url", "quick_test_image_url"),
     _route("POST", f"{P}/predictions/query", "not_supported"),
@@ -95,7 +95,10 @@ PREDICTION_ROUTES = (
     _route("POST", f"{D}/url/nostore", "detect"),
 )
 # Signed download links (no key: the signature is checked instead; see localvision.signing).
-FILE_ROUTES = (_route("GET", "projects/{projectId}/images/{imageId}/{kind}", "download_image"),)
+FILE_ROUTES = (
+    _route("GET", "projects/{projectId}/images/{imageId}/{kind}", "download_image"),
+    _route("GET", "projects/{projectId}/iterations/{iterationId}/exports/{fileName}", "download_export"),
+)
 
 
 def match(

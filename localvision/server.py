@@ -24,6 +24,7 @@ from uvicorn.protocols.http import h11_impl
 
 from localvision.app import LocalVisionApp
 from localvision.engine import Engine
+from localvision.exporter import BackgroundExporter
 from localvision.faults import Faults, parse_spec
 from localvision.handlers import Handlers
 from localvision.limits import TIERS
@@ -43,7 +44,7 @@ class ServerOptions:
     fault_seed: int | None = None
     fault_slow_seconds: float = 3.0
     allow_private_urls: bool = False
-    link_ttl_seconds: int = DEFAULT_TTL_SECONDS  # how long image links stay valid
+    link_ttl_seconds: int = DEFAULT_TTL_SECONDS  # how long image and export links stay valid
     log_level: str = "warning"
 
 
@@ -54,12 +55,13 @@ class Server:
     app: LocalVisionApp
     backend: Backend
     trainer: BackgroundTrainer
+    exporter: BackgroundExporter
     signer: UrlSigner
     faults: Faults
 
 
 def build(data_dir: Path, training_key: str, prediction_key: str, options: ServerOptions) -> Server:
-    """Everything but the listening socket; starts the training thread (stop it with ``trainer.stop()``)."""
+    """Everything but the listening socket; starts the training and export threads (``stop()`` them)."""
     if options.tier is not None and options.tier not in TIERS:
         raise ValueError(f"unknown tier '{options.tier}': use one of {', '.join(sorted(TIERS))}")
     if options.fault_slow_seconds < 0:
@@ -71,12 +73,14 @@ def build(data_dir: Path, training_key: str, prediction_key: str, options: Serve
     backend = Backend(store, engine, tier)
     trainer = BackgroundTrainer(backend.iterations, engine, store, faults)
     backend.attach_trainer(trainer)
+    exporter = BackgroundExporter(backend.exports, engine, store)
+    backend.attach_exporter(exporter)
     signer = UrlSigner(load_or_create_secret(data_dir), options.link_ttl_seconds)
     handlers = Handlers(backend, signer, options.allow_private_urls)
     app = LocalVisionApp(handlers, signer, training_key, prediction_key, tier, faults)
     # The service answers a bad key with reason phrase "Access Denied"; the SDK shows that phrase.
     h11_impl.STATUS_PHRASES[401] = b"Access Denied"
-    return Server(app, backend, trainer, signer, faults)
+    return Server(app, backend, trainer, exporter, signer, faults)
 
 
 def uvicorn_config(server: Server, options: ServerOptions, port: int) -> uvicorn.Config:
@@ -130,6 +134,7 @@ class RunningServer:
         self._thread.join(timeout)
         self._socket.close()
         self.server.trainer.stop(timeout)
+        self.server.exporter.stop(timeout)
 
 
 def serve_in_thread(
@@ -155,6 +160,7 @@ def serve_in_thread(
     except OSError:
         sock.close()
         server.trainer.stop()
+        server.exporter.stop()
         raise
     running = RunningServer(server, uvicorn.Server(uvicorn_config(server, options, port)), sock)
     running.wait_started()

@@ -17,7 +17,14 @@ from typing import Any
 from localvision import exceptions as errors
 from localvision.limits import MIN_IMAGES_PER_TAG
 from localvision.state.validation import TAG_TYPES
-from localvision.state.views import ImageTagView, ImageView, IterationView, ProjectView, TagView
+from localvision.state.views import (
+    ExportView,
+    ImageTagView,
+    ImageView,
+    IterationView,
+    ProjectView,
+    TagView,
+)
 
 
 def utc_now() -> str:
@@ -65,6 +72,27 @@ class Image:
 
 
 @dataclass
+class Export:
+    """One export of an iteration: one per platform + flavor, its zip beside the iteration's files."""
+
+    platform: str
+    flavor: str | None
+    status: str  # Exporting | Done | Failed
+    created: str
+    version: str = ""  # the exporter's version that wrote the zip (newerVersionAvailable compares it)
+    error: str | None = None
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.platform}-{self.flavor}.zip" if self.flavor else f"{self.platform}.zip"
+
+    def view(self, project_id: str, iteration_id: str, current_version: str) -> ExportView:
+        newer = self.status == "Done" and self.version != current_version
+        file_name = self.file_name if self.status == "Done" else None
+        return ExportView(project_id, iteration_id, self.platform, self.flavor, self.status, newer, file_name)
+
+
+@dataclass
 class Iteration:
     id: str
     name: str
@@ -86,6 +114,10 @@ class Iteration:
     # The snapshot it trains on: its tags (in the model's output order) and (image id, sha256, tag indices).
     tags: list[dict[str, Any]] = field(default_factory=list)
     training_set: list[tuple[str, str, list[int]]] = field(default_factory=list)
+    exports: list[Export] = field(default_factory=list)
+
+    def export(self, platform: str, flavor: str | None) -> Export | None:
+        return next((e for e in self.exports if e.platform == platform and e.flavor == flavor), None)
 
     def view(self) -> IterationView:
         tags = tuple(
@@ -152,6 +184,7 @@ class Project:
         for key, value in data.pop("iterations").items():
             value = dict(value)
             value["training_set"] = [tuple(entry) for entry in value.get("training_set", [])]
+            value["exports"] = [Export(**entry) for entry in value.get("exports", [])]
             iterations[key] = Iteration(**value)
         return cls(**data, tags=tags, images=images, iterations=iterations)
 

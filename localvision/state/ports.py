@@ -1,4 +1,4 @@
-"""What the state needs from the outside, as small interfaces: a trainer and the trained models."""
+"""What the state needs from the outside, as small interfaces: a trainer, an exporter, the trained models."""
 
 from __future__ import annotations
 
@@ -22,10 +22,36 @@ class TrainingJob:
     advanced: bool
 
 
+@dataclass(frozen=True)
+class ExportJob:
+    """What an export needs, copied from the state when its turn comes."""
+
+    project_id: str
+    iteration_id: str
+    platform: str
+    flavor: str | None
+    labels: tuple[str, ...]  # tag names in the model's output order
+    domain_type: str
+    file_name: str  # where the zip goes: Store.export_path(project_id, iteration_id, file_name)
+
+
 class Trainer(Protocol):
     """Trains iterations in the background; reports back through ``IterationService.finish_training``."""
 
     def submit(self, project_id: str, iteration_id: str) -> None: ...
+
+
+class Exporter(Protocol):
+    """Writes export zips in the background; reports back through ``ExportService.finish_export``."""
+
+    #: platform -> the flavors it writes (None: the default flavor)
+    flavors: dict[str, tuple[str | None, ...]]
+
+    def submit(self, project_id: str, iteration_id: str, platform: str, flavor: str | None) -> None: ...
+
+    def version(self) -> str:
+        """Changes when the exporter or the feature model changes (newerVersionAvailable)."""
+        ...
 
 
 class Models(Protocol):

@@ -106,3 +106,14 @@ class ImageFile:
     image_id: str
     sha256: str
     format: str
+
+
+@dataclass(frozen=True)
+class ExportView:
+    project_id: str
+    iteration_id: str
+    platform: str
+    flavor: str | None
+    status: str  # Exporting | Done | Failed
+    newer_version_available: bool
+    file_name: str | None  # the zip's name once Done

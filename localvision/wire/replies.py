@@ -6,9 +6,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from localvision.domains import Domain
+from localvision.domains import Domain, find_domain
 from localvision.files import ImageLinks
 from localvision.state.views import (
+    ExportView,
     ImageView,
     IterationView,
     MetadataResult,
@@ -143,6 +144,8 @@ def metadata_summary(results: list[MetadataResult], all_ok: bool) -> dict[str, A
 
 
 def iteration_json(iteration: IterationView) -> dict[str, Any]:
+    domain = find_domain(iteration.domain_id)
+    platforms = domain.exportable_platforms if domain and iteration.status == "Completed" else []
     return {
         "id": iteration.id,
         "name": iteration.name,
@@ -151,8 +154,8 @@ def iteration_json(iteration: IterationView) -> dict[str, Any]:
         "lastModified": iteration.last_modified,
         "trainedAt": iteration.trained_at,
         "projectId": iteration.project_id,
-        "exportable": False,
-        "exportableTo": [],
+        "exportable": bool(platforms),
+        "exportableTo": platforms,
         "domainId": iteration.domain_id,
         "classificationType": iteration.classification_type,
         "trainingType": iteration.training_type,
@@ -203,4 +206,14 @@ def prediction_json(result: PredictionResult) -> dict[str, Any]:
             }
             for prediction in result.predictions
         ],
+    }
+
+
+def export_json(export: ExportView, links: ImageLinks) -> dict[str, Any]:
+    return {
+        "platform": export.platform,
+        "status": export.status,
+        "downloadUri": links.export_link(export),
+        "flavor": export.flavor,
+        "newerVersionAvailable": export.newer_version_available,
     }
