@@ -21,6 +21,7 @@ class Step(StrEnum):
     POLL = "poll"
     EVALUATE = "evaluate"
     PUBLISH = "publish"
+    EXPORT = "export"
     PRUNE = "prune"
     DONE = "done"
 
@@ -136,7 +137,8 @@ class Published:
 
 @dataclass
 class Export:
-    """A model export made after publishing (optional; null when no export was asked for)."""
+    """The ONNX export made after publishing (onnx mode; null otherwise). ``status``: Exporting, Done,
+    Failed (the service's), NotSupported (a non-compact domain), Invalid (the zip was refused)."""
 
     status: str
     platform: str
@@ -147,7 +149,7 @@ class Export:
 
 @dataclass(kw_only=True)
 class RunRecord:
-    """One retrain cycle: sync -> train -> poll -> evaluate -> (publish) -> prune -> done."""
+    """One retrain cycle: sync -> train -> poll -> evaluate -> (publish -> export) -> prune -> done."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
     run_id: str
