@@ -52,8 +52,6 @@ class ExportStep:
         self.enqueue = enqueue
 
     def __call__(self, run: Run) -> Step | None:
-        if self.settings.classifier_mode != "onnx":
-            return Step.PRUNE
         record = run.record
         pid, iid = record.project_id, record.published.iteration_id
         if record.export is None:

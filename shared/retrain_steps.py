@@ -198,7 +198,7 @@ class Steps:
             if old.publish_name:
                 self._unpublish(pid, previous_id)
         record.published = Published(iid, name, previous_id)
-        return Step.EXPORT
+        return Step.EXPORT if self.settings.classifier_mode == "onnx" else Step.PRUNE
 
     def _unpublish(self, pid: str, iid: str) -> None:
         try:
