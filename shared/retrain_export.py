@@ -35,7 +35,9 @@ MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
 DOWNLOAD_TIMEOUT = urllib3.Timeout(connect=10.0, read=60.0)
 # The service's codes for "this project's domain cannot export to this platform".
 NOT_EXPORTABLE = frozenset({"BadRequestProjectUnsupportedExportPlatform", "ErrorExporterInvalidPlatform"})
-_http = urllib3.PoolManager(retries=urllib3.Retry(total=0, redirect=3, raise_on_redirect=True))
+_http = urllib3.PoolManager(
+    retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=3)
+)
 
 
 class ExportStep:
