@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
 import time
 import uuid
 import zipfile
@@ -318,3 +319,22 @@ def test_labels_that_do_not_match_the_zip_are_refused(
     assert doc["error"]["message"] == catalogue.text(
         "ModelPointerInvalid", detail="its labels are not the tags listed in the zip's labels.txt"
     )
+
+
+def test_concurrent_invocations_load_the_model_once(load_app, settings, azurite_conn_str, fruit_zip) -> None:
+    place(containers(azurite_conn_str, settings)["pipeline"], fruit_zip, ITERATION_ID)
+    store = load_app(settings).pipeline.model_store
+    start = threading.Barrier(6)
+    models = []
+
+    def invocation() -> None:
+        start.wait()
+        models.append(store.current())
+
+    threads = [threading.Thread(target=invocation) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(models) == 6 and all(model is models[0] for model in models)
+    assert models[0].sha1 == zip_sha1(fruit_zip)
