@@ -12,6 +12,7 @@ import string
 from dataclasses import dataclass
 
 IMAGE_FORMATS = "JPEG, PNG, GIF, BMP, WEBP or TIFF"
+_EXPORT_AGAIN = "export the iteration again from Custom Vision (platform ONNX) and store the new zip"
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,57 @@ _ENTRIES = (
     Entry(
         "NoPublishedModel",
         "No iteration is published as {publishedName} (PUBLISHED_NAME) in project {projectId}: run a retrain "
-        "cycle (POST /api/retrain) or publish an iteration under that name",
+        "cycle (POST /api/retrain) or publish an iteration under that name (with CLASSIFIER_MODE=onnx the "
+        "cycle also exports it to models/current.json in PIPELINE_CONTAINER, where a model exported from the "
+        "Custom Vision portal can be put instead, see docs/onnx.md)",
+    ),
+    # --- the exported ONNX model (CLASSIFIER_MODE=onnx; detail: a file name, a shape, a key's value) ---
+    Entry(
+        "ModelInvalid",
+        "The ONNX model zip cannot be used: {detail}. Check that it is a Custom Vision export (model.onnx, "
+        "labels.txt, cvexport.manifest at its root), or " + _EXPORT_AGAIN,
+    ),
+    Entry(
+        "ModelChecksumMismatch",
+        "The model zip was altered or damaged: {detail}. Store the zip exactly as Custom Vision exported it, "
+        "or " + _EXPORT_AGAIN,
+    ),
+    Entry(
+        "ModelInputUnsupported",
+        "The model's input is not a Custom Vision classification input: {detail}. The pipeline feeds one "
+        "float input named data, shaped [1, 3, height, width]: " + _EXPORT_AGAIN,
+    ),
+    Entry(
+        "ModelOutputUnsupported",
+        "The model's output cannot be read: {detail}. The pipeline reads one output named model_output, "
+        "shaped [1, N] with one probability per line of labels.txt, as current Custom Vision ONNX exports "
+        "have: " + _EXPORT_AGAIN,
+    ),
+    Entry(
+        "ModelPointerInvalid",
+        "models/current.json in PIPELINE_CONTAINER cannot be used: {detail}. Write it as docs/onnx.md "
+        "describes (modelBlob, sha1, labels), or run a retrain cycle with CLASSIFIER_MODE=onnx, which "
+        "writes it",
+    ),
+    Entry(
+        "ExportNotSupported",
+        "Custom Vision cannot export this project's iterations to ONNX: its domain is not a compact one. The "
+        "current model is kept. To classify in-process, create the project on a compact domain: set "
+        'CUSTOMVISION_DOMAIN to a compact domain such as "Food (compact)" or "General (compact)", clear '
+        "CUSTOMVISION_PROJECT_ID (or give a new CUSTOMVISION_PROJECT_NAME) and run a retrain cycle; or set "
+        "CLASSIFIER_MODE=service",
+    ),
+    Entry(
+        "ExportFailed",
+        "Custom Vision reported the ONNX export of the published iteration as failed; the current model is "
+        "kept: start a new cycle, or export the iteration from the portal and store it as docs/onnx.md says",
+    ),
+    Entry(
+        "ModelDownloadFailed",
+        "The exported model could not be downloaded from the link Custom Vision gave (an error status, a "
+        "failed connection or a file larger than {limit}); the current model is kept: the step is retried, "
+        "or start a new cycle",
+        retryable=True,
     ),
     Entry(
         "ProjectNotFound",

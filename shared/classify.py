@@ -18,6 +18,7 @@ from shared import documents, imaging
 from shared.customvision import CustomVision
 from shared.documents import BlobInfo, Document, QuickSource
 from shared.errors import PermanentError, TransientError
+from shared.model_store import ModelStore
 from shared.settings import Settings
 from shared.storage import JsonBlob, Storage, ensure_container, read_json, write_json
 
@@ -42,11 +43,15 @@ def replaces(ours: BlobInfo, stored: dict[str, Any], current_etag: Callable[[], 
 
 
 class Classifier:
-    """Turns an image into a result document with the published Custom Vision model."""
+    """Turns an image into a result document: with the published Custom Vision model (service mode), or
+    in-process with its ONNX export (onnx mode, ``models``: the instance's current model)."""
 
-    def __init__(self, settings: Settings, storage: Storage, cv: CustomVision) -> None:
+    def __init__(
+        self, settings: Settings, storage: Storage, cv: CustomVision, models: ModelStore | None = None
+    ) -> None:
         self.settings = settings
         self.cv = cv
+        self.models = models
         self.images = storage.container(settings.images_container)
         self.results = storage.container(settings.results_container)
         self.review = storage.container(settings.review_container)
@@ -149,18 +154,14 @@ class Classifier:
         image = imaging.normalise(data, imaging.PREDICTION_MAX_BYTES)
         if image.changes:
             log.info("%s: %s", blob.name if blob else "quick test", "; ".join(image.changes))
-        project_id = self.cv.project_id(create=False)
-        published = self.settings.published_name
-        try:
-            result = self.cv.prediction(
-                lambda p: p.classify_image_with_no_store(project_id, published, image.data), "classify"
-            )
-        except PermanentError as error:
-            raise self._explain(error, project_id) from error
+        if self.models is not None:
+            model = self.models.current()
+            info, predictions = model.info, model.predictions(image.data)
+        else:
+            info, predictions = self._predict(image.data)
         threshold = self.settings.prediction_threshold
-        predictions = documents.predictions_of(result)
         return documents.ResultDocument(
-            model=documents.ModelInfo(project_id, published, result.iteration),
+            model=info,
             threshold=threshold,
             tags=[p.tag_name for p in predictions if p.probability >= threshold],
             predictions=predictions,
@@ -168,6 +169,19 @@ class Classifier:
             blob=blob,
             source=source,
         )
+
+    def _predict(self, data: bytes) -> tuple[documents.ModelInfo, list[documents.Prediction]]:
+        """Service mode: the published iteration's prediction, over HTTP."""
+        project_id = self.cv.project_id(create=False)
+        published = self.settings.published_name
+        try:
+            result = self.cv.prediction(
+                lambda p: p.classify_image_with_no_store(project_id, published, data), "classify"
+            )
+        except PermanentError as error:
+            raise self._explain(error, project_id) from error
+        info = documents.ModelInfo(project_id, published, result.iteration, source="service")
+        return info, documents.predictions_of(result)
 
     def _explain(self, error: PermanentError, project_id: str) -> PermanentError:
         """Turn the service's codes into what the user has to do."""

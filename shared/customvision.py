@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from azure.cognitiveservices.vision.customvision.prediction import CustomVisionPredictionClient
 from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
@@ -116,3 +116,16 @@ class CustomVision:
                 return domain.id
         names = ", ".join(sorted(d.name for d in domains))
         raise PermanentError("DomainNotFound", domain=wanted, choices=names)
+
+    # --- export (onnx mode) ---------------------------------------------------------------------------
+
+    def export_iteration(self, project_id: str, iteration_id: str, platform: str, flavor: str | None) -> Any:
+        """Ask for an export of the iteration; the SDK's Export (status Exporting, or Done if it exists)."""
+        return self.training(
+            lambda t: t.export_iteration(project_id, iteration_id, platform, flavor=flavor),
+            "export iteration",
+        )
+
+    def get_exports(self, project_id: str, iteration_id: str) -> list[Any]:
+        """The iteration's exports (one per platform and flavor), each with its status and downloadUri."""
+        return self.training(lambda t: t.get_exports(project_id, iteration_id), "get exports")

@@ -79,15 +79,21 @@ class QuickSource:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    project_id: str
+    """The model that classified: ``service`` (the published Custom Vision iteration) or ``onnx`` (its
+    export, run in-process; ``projectId`` is null for a portal export whose current.json names none)."""
+
+    project_id: str | None
     published_name: str
     iteration_id: str | None
+    source: Literal["service", "onnx"] = "service"
 
 
 @dataclass(frozen=True)
 class Prediction:
+    """``tagId`` is null only in onnx mode, for a model whose current.json gives no tag id for the tag."""
+
     tag_name: str
-    tag_id: str
+    tag_id: str | None
     probability: float
 
 

@@ -1,8 +1,8 @@
 """The pipeline's in-process classifier: a Custom Vision ONNX export, checked once, then run per image.
 
-``OnnxClassifier.load(zip_bytes)`` refuses anything it could not classify with right (see
-``shared.onnx_errors.CATALOGUE``): a zip without ``cvexport.manifest``, a model whose SHA-1 differs from
-the manifest's, an input other than one float ``data`` ``[1, 3, H, W]``, an output other than
+``OnnxClassifier.load(zip_bytes)`` refuses anything it could not classify with right (``ModelError``
+with one of the catalogue's ``Model*`` codes): a zip without ``cvexport.manifest``, a model whose SHA-1
+differs from the manifest's, an input other than one float ``data`` ``[1, 3, H, W]``, an output other than
 ``model_output`` ``[1, N]`` with N the number of labels (older exports' ``loss`` / ``classLabel``
 outputs included). ``predict`` answers ``(tagName, probability)`` pairs, most probable first, like the
 service's predictions.
@@ -17,11 +17,10 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from shared.onnx_errors import CATALOGUE, OnnxError
-from shared.onnx_package import ExportPackage, read_package
+from shared.onnx_package import ExportPackage, ModelError, read_package
 from shared.onnx_preprocess import Preprocessing
 
-__all__ = ["CATALOGUE", "ModelInfo", "OnnxClassifier", "OnnxError"]
+__all__ = ["ModelError", "ModelInfo", "OnnxClassifier"]
 
 INPUT_NAME = "data"
 OUTPUT_NAME = "model_output"
@@ -53,7 +52,7 @@ class OnnxClassifier:
 
     @classmethod
     def load(cls, zip_bytes: bytes, *, threads: int = 1) -> OnnxClassifier:
-        """Check the export zip and open its model; OnnxError with a catalogue code if it cannot be used."""
+        """Check the export zip and open its model; ModelError with a catalogue code if it cannot be used."""
         package = read_package(zip_bytes)
         session = _session(package.model, threads)
         height, width, dtype = _check_input(session)
@@ -65,7 +64,8 @@ class OnnxClassifier:
         return classifier
 
     def predict(self, data: bytes) -> list[tuple[str, float]]:
-        """Tag probabilities of the image ``data``, most probable first (OnnxError NotAnImage: unreadable)."""
+        """Tag probabilities of the image ``data``, most probable first (PermanentError NotAnImage if
+        unreadable)."""
         return self.predict_image(self.preprocessing.decode(data))
 
     def predict_image(self, image: Image.Image) -> list[tuple[str, float]]:
@@ -84,9 +84,9 @@ class OnnxClassifier:
             output = self._session.run([OUTPUT_NAME], {INPUT_NAME: self.preprocessing.input_array(blank)})[0]
         except Exception:  # onnxruntime's own error classes: a graph that loads but cannot run
             log.warning("the model fails on a test image", exc_info=True)
-            raise OnnxError("ModelInvalid", "model.onnx fails when run on a test image") from None
+            raise ModelError("ModelInvalid", "model.onnx fails when run on a test image") from None
         if tuple(output.shape) != (1, len(self.info.labels)):
-            raise OnnxError(
+            raise ModelError(
                 "ModelOutputUnsupported",
                 f"model_output came out shaped {list(output.shape)}, not [1, {len(self.info.labels)}]",
             )
@@ -105,7 +105,7 @@ def _session(model: bytes, threads: int) -> ort.InferenceSession:
         return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     except Exception:  # onnxruntime raises its own classes (InvalidProtobuf, Fail, ...) for a bad model
         log.warning("onnxruntime cannot load the model", exc_info=True)
-        raise OnnxError(
+        raise ModelError(
             "ModelInvalid",
             "onnxruntime cannot load model.onnx (not a valid ONNX model, or an unknown operator)",
         ) from None
@@ -115,34 +115,34 @@ def _check_input(session: ort.InferenceSession) -> tuple[int, int, type]:
     inputs = session.get_inputs()
     names = ", ".join(i.name for i in inputs) or "none"
     if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
-        raise OnnxError("ModelInputUnsupported", f"the model's inputs are {names}")
+        raise ModelError("ModelInputUnsupported", f"the model's inputs are {names}")
     shape, element = list(inputs[0].shape), inputs[0].type
     if element not in _ELEMENT_TYPES:
-        raise OnnxError("ModelInputUnsupported", f"data holds {element}, not float")
+        raise ModelError("ModelInputUnsupported", f"data holds {element}, not float")
     fixed = len(shape) == 4 and _batch_of_one(shape[0]) and shape[1] == 3
     if not fixed or not all(isinstance(d, int) and d > 0 for d in shape[2:]):
-        raise OnnxError("ModelInputUnsupported", f"data is shaped {_shape_text(shape)}")
+        raise ModelError("ModelInputUnsupported", f"data is shaped {_shape_text(shape)}")
     return shape[2], shape[3], _ELEMENT_TYPES[element]
 
 
 def _check_outputs(session: ort.InferenceSession, num_labels: int) -> None:
     outputs = {o.name: o for o in session.get_outputs()}
     if OUTPUT_NAME not in outputs and any(name in outputs for name in LEGACY_OUTPUTS):
-        raise OnnxError(
+        raise ModelError(
             "ModelOutputUnsupported",
             "it has the outputs classLabel and loss of an older Custom Vision export, not model_output",
         )
     if OUTPUT_NAME not in outputs:
-        raise OnnxError("ModelOutputUnsupported", f"the model's outputs are {', '.join(outputs) or 'none'}")
+        raise ModelError("ModelOutputUnsupported", f"the model's outputs are {', '.join(outputs) or 'none'}")
     output = outputs[OUTPUT_NAME]
     shape = list(output.shape)
     if output.type not in _ELEMENT_TYPES:
-        raise OnnxError("ModelOutputUnsupported", f"model_output holds {output.type}, not float")
+        raise ModelError("ModelOutputUnsupported", f"model_output holds {output.type}, not float")
     if not shape:  # rank not known from the file: the check run decides
         return
     width = shape[1] if len(shape) == 2 else None
     if len(shape) != 2 or not _batch_of_one(shape[0]) or (isinstance(width, int) and width != num_labels):
-        raise OnnxError(
+        raise ModelError(
             "ModelOutputUnsupported",
             f"model_output is shaped {_shape_text(shape)} but labels.txt lists {num_labels} tags",
         )

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps
 
-from shared.onnx_errors import OnnxError
+from shared.errors import PermanentError
+from shared.onnx_package import ModelError
 
 PIXEL_FORMATS = ("Rgb8", "Bgr8")
 PIXEL_RANGES = {  # value -> (scale, offset) applied to 0..255
@@ -46,13 +47,13 @@ class Preprocessing:
         """The steps ``metadata`` (ONNX ``metadata_props`` over ``metadata_properties.json``) describes."""
         pixel_format = metadata.get("Image.BitmapPixelFormat", "Rgb8")
         if pixel_format not in PIXEL_FORMATS:
-            raise OnnxError(
+            raise ModelError(
                 "ModelInputUnsupported",
                 f"Image.BitmapPixelFormat is {pixel_format}; the pipeline feeds {' or '.join(PIXEL_FORMATS)}",
             )
         pixel_range = metadata.get("Image.NominalPixelRange", "Normalized_0_1")
         if pixel_range not in PIXEL_RANGES:
-            raise OnnxError(
+            raise ModelError(
                 "ModelInputUnsupported",
                 f"Image.NominalPixelRange is {pixel_range}; the pipeline feeds {', '.join(PIXEL_RANGES)}",
             )
@@ -79,11 +80,11 @@ class Preprocessing:
                         "RGB", (math.ceil(target[0] * DRAFT_FACTOR), math.ceil(target[1] * DRAFT_FACTOR))
                     )
                 if image.width * image.height > MAX_DECODED_PIXELS:
-                    raise OnnxError("NotAnImage", f"it has {image.width} x {image.height} pixels, too many")
+                    raise PermanentError("ImageTooLarge", limit=f"at most {MAX_DECODED_PIXELS:,} pixels")
                 image.load()
                 image = ImageOps.exif_transpose(image)
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-            raise OnnxError("NotAnImage", "it is not a readable JPEG, PNG, GIF or BMP image") from None
+            raise PermanentError("NotAnImage") from None
         return _rgb(image)
 
     def input_array(self, image: Image.Image) -> np.ndarray:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from shared import api
 from shared.classify import Classifier
 from shared.customvision import CustomVision
+from shared.model_store import ModelStore
 from shared.retrain import Retrainer
 from shared.settings import Settings, load_settings
 from shared.storage import Storage, connect
@@ -52,8 +53,19 @@ class Pipeline:
         return self._once("customvision", lambda: CustomVision(self.settings))
 
     @property
+    def model_store(self) -> ModelStore | None:
+        """Onnx mode: the instance's current model (loaded once, swapped when current.json changes)."""
+        if self.settings.classifier_mode != "onnx":
+            return None
+        container = self.storage.container(self.settings.pipeline_container)
+        return self._once("model_store", lambda: ModelStore(self.settings, container))
+
+    @property
     def classifier(self) -> Classifier:
-        return self._once("classifier", lambda: Classifier(self.settings, self.storage, self.customvision))
+        return self._once(
+            "classifier",
+            lambda: Classifier(self.settings, self.storage, self.customvision, self.model_store),
+        )
 
     @property
     def retrainer(self) -> Retrainer:

@@ -1,4 +1,4 @@
-"""The steps of a retrain cycle: sync -> train -> poll -> evaluate -> (publish) -> prune.
+"""The steps of a retrain cycle: sync -> train -> poll -> evaluate -> (publish -> export) -> prune.
 
 Each step works on a run record and returns the next step, or None when it re-enqueued the run (it must
 wait) or finished it. ``Steps.table`` is the explicit step -> handler table the worker dispatches on.
@@ -21,6 +21,7 @@ from shared.gate import decide, metrics_of
 from shared.importer import ImportStep
 from shared.mirror_manifest import Manifest
 from shared.mirror_report import SyncReport
+from shared.retrain_export import ExportStep
 from shared.run_record import IterationInfo, Previous, Published, Status, Step, SyncCounts
 from shared.runs import Run
 from shared.settings import Settings
@@ -59,6 +60,7 @@ class Steps:
             Step.POLL: self.poll,
             Step.EVALUATE: self.evaluate,
             Step.PUBLISH: self.publish,
+            Step.EXPORT: ExportStep(settings, cv, state_container, enqueue),
             Step.PRUNE: self.prune,
             Step.IMPORT: ImportStep(
                 settings, cv, state_container, training_container, save, enqueue, finish
@@ -200,7 +202,7 @@ class Steps:
             if old.publish_name:
                 self._unpublish(pid, previous_id)
         record.published = Published(iid, name, previous_id)
-        return Step.PRUNE
+        return Step.EXPORT if self.settings.classifier_mode == "onnx" else Step.PRUNE
 
     def _unpublish(self, pid: str, iid: str) -> None:
         try:
@@ -228,7 +230,10 @@ class Steps:
                 if error.service_code != "NotFoundIteration":
                     raise
             record.pruned.append(iteration.id)
-        if record.gate.passed:
+        if record.gate.passed and record.error is not None:  # published, but the export gave no model
+            reason = "The iteration is published, but onnx mode keeps classifying with the previous model"
+            self.finish(run, Status.FAILED, reason=reason)
+        elif record.gate.passed:
             self.finish(run, Status.SUCCEEDED)
         else:
             reasons = "; ".join(record.gate.reasons)

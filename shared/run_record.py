@@ -22,6 +22,7 @@ class Step(StrEnum):
     POLL = "poll"
     EVALUATE = "evaluate"
     PUBLISH = "publish"
+    EXPORT = "export"
     PRUNE = "prune"
     DONE = "done"
 
@@ -158,7 +159,8 @@ class Published:
 
 @dataclass
 class Export:
-    """A model export made after publishing (optional; null when no export was asked for)."""
+    """The ONNX export made after publishing (onnx mode; null otherwise). ``status``: Exporting, Done,
+    Failed (the service's), NotSupported (a non-compact domain), Invalid (the zip was refused)."""
 
     status: str
     platform: str
@@ -169,8 +171,8 @@ class Export:
 
 @dataclass(kw_only=True)
 class RunRecord:
-    """One retrain cycle: sync -> train -> poll -> evaluate -> (publish) -> prune -> done; or an import:
-    import -> done."""
+    """One retrain cycle: sync -> train -> poll -> evaluate -> (publish -> export) -> prune -> done; or an
+    import: import -> done."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
     run_id: str

@@ -128,6 +128,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     # Classification
     Setting(
+        "CLASSIFIER_MODE",
+        "service: classify with the published Custom Vision model; onnx: export each published iteration "
+        "(compact domain) and classify in-process with it (pipeline/models/current.json).",
+        "service",
+        p.one_of("service", "onnx"),
+    ),
+    Setting(
         "PREDICTION_THRESHOLD",
         "Probability at or over which a tag is listed in a result's tags.",
         "0.5",
@@ -230,6 +237,7 @@ class Settings:
     customvision_domain: str
     customvision_timeout_seconds: float
     published_name: str
+    classifier_mode: str
     prediction_threshold: float
     review_threshold: float
     prediction_max_tps: float

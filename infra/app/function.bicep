@@ -210,6 +210,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         }
         // Classification.
         {
+          name: 'CLASSIFIER_MODE'
+          value: 'service'
+        }
+        {
           name: 'PREDICTION_THRESHOLD'
           value: '0.5'
         }

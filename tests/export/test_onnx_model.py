@@ -10,7 +10,9 @@ import pytest
 from PIL import Image
 
 from localvision.ml import Featurizer, TrainedModel, prepare_image
-from shared.onnx_model import CATALOGUE, OnnxClassifier, OnnxError
+from shared import catalogue
+from shared.errors import PermanentError
+from shared.onnx_model import ModelError, OnnxClassifier
 from tests.export.conftest import FRUIT_TAGS, ITERATION_ID, TEST_PHOTOS, Photo
 from tests.export.portal_zip import (
     PORTAL_METADATA,
@@ -30,8 +32,8 @@ def _png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def _refused(zip_bytes: bytes) -> OnnxError:
-    with pytest.raises(OnnxError) as refused:
+def _refused(zip_bytes: bytes) -> ModelError:
+    with pytest.raises(ModelError) as refused:
         OnnxClassifier.load(zip_bytes)
     return refused.value
 
@@ -208,16 +210,12 @@ def _model_bytes(**kwargs) -> bytes:
 )
 def test_bad_zips_are_refused_with_a_catalogue_error(zip_bytes: bytes, code: str, detail: str) -> None:
     error = _refused(zip_bytes)
-    assert error.pair == (code, CATALOGUE[code].format(detail=detail))
+    assert (error.code, error.message) == (code, catalogue.text(code, detail=detail))
     assert "Traceback" not in error.message and "Error" not in error.message
 
 
 def test_unreadable_image_is_refused_not_crashed() -> None:
     classifier = OnnxClassifier.load(portal_zip(channel_means_model(RGB_0_1), "abc"))
-    with pytest.raises(OnnxError) as refused:
+    with pytest.raises(PermanentError) as refused:
         classifier.predict(b"this is not an image")
-    assert refused.value.pair == (
-        "NotAnImage",
-        "The image cannot be read: it is not a readable JPEG, PNG, GIF or BMP image. "
-        "Upload a JPEG, PNG, GIF or BMP image.",
-    )
+    assert (refused.value.code, refused.value.message) == ("NotAnImage", catalogue.text("NotAnImage"))
