@@ -16,8 +16,8 @@ import zipfile
 import numpy as np
 import pytest
 from azure.storage.blob import ContainerClient
-from localvision.model import Featurizer, TrainedModel, prepare_image
-from localvision.model.export import export_zip
+from localvision.ml import Featurizer, TrainedModel, prepare_image
+from localvision.ml.export import export_zip
 
 from shared import catalogue
 from shared.model_pointer import POINTER_BLOB, Label, ModelPointer, model_blob_name, store_model, zip_sha1
