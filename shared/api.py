@@ -21,7 +21,17 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 # Error codes of a quick-test result and the HTTP status they are answered with.
 IMAGE_ERRORS = frozenset({"NotAnImage", "ImageTooSmall", "ImageTooLarge", "ImageAspectRatio"})
-MODEL_ERRORS = frozenset({"NoPublishedModel", "ProjectNotFound"})
+MODEL_ERRORS = frozenset(
+    {
+        "NoPublishedModel",
+        "ProjectNotFound",
+        "ModelInvalid",
+        "ModelChecksumMismatch",
+        "ModelInputUnsupported",
+        "ModelOutputUnsupported",
+        "ModelPointerInvalid",
+    }
+)
 
 
 @dataclass(frozen=True)
