@@ -16,9 +16,9 @@ import zipfile
 import numpy as np
 import pytest
 from azure.storage.blob import ContainerClient
+
 from localvision.ml import Featurizer, TrainedModel, prepare_image
 from localvision.ml.export import export_zip
-
 from shared import catalogue
 from shared.model_pointer import POINTER_BLOB, Label, ModelPointer, model_blob_name, store_model, zip_sha1
 from shared.model_store import MODEL_REFRESH_SECONDS
