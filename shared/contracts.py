@@ -5,23 +5,19 @@ shared.runs); this module turns them into JSON-ready dicts (``encode``), reads t
 derives their JSON Schema (``schema_of``). Python names are snake_case; JSON names are their camelCase.
 A field whose metadata has ``omit_if_none`` is left out of the JSON when it is None.
 
-``python -m shared.contracts write`` regenerates docs/schemas/; ``python -m shared.contracts check``
-fails when they differ from the types (a test runs the check).
+The published schema files are written and checked by shared.schemas.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 import sys
 import types
 import typing
-from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "docs" / "schemas"
 OMIT_IF_NONE = {"omit_if_none": True}
 
 
@@ -181,44 +177,3 @@ def schema_of(cls: type, file_name: str) -> dict[str, Any]:
         **root,
         **({"$defs": dict(sorted(defs.items()))} if defs else {}),
     }
-
-
-def published() -> dict[str, dict[str, Any]]:
-    """File name -> schema for every published contract."""
-    from shared.documents import ErrorDocument, ResultDocument
-    from shared.runs import RunRecord
-
-    files = {
-        "result-document.schema.json": ResultDocument,
-        "error-document.schema.json": ErrorDocument,
-        "run-record.schema.json": RunRecord,
-    }
-    return {name: schema_of(cls, name) for name, cls in files.items()}
-
-
-def rendered(schema: dict[str, Any]) -> str:
-    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
-
-
-def main(argv: list[str]) -> int:
-    command = argv[0] if argv else ""
-    if command not in ("write", "check"):
-        print("usage: python -m shared.contracts write|check", file=sys.stderr)
-        return 2
-    stale = []
-    for name, schema in published().items():
-        path = SCHEMA_DIR / name
-        text = rendered(schema)
-        if command == "write":
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-        elif not path.is_file() or path.read_text() != text:
-            stale.append(name)
-    if stale:
-        print(f"out of date in docs/schemas/: {', '.join(stale)}; run python -m shared.contracts write")
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

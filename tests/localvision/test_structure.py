@@ -8,63 +8,15 @@ from pathlib import Path
 
 import localvision
 from localvision import exceptions
+from tests.support import imports
+from tests.support.imports import find_cycle, module_name
 
 PACKAGE = Path(localvision.__file__).parent
 MAX_LINES = 400
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def imports_of(path: Path, modules: set[str]) -> set[str]:
-    """The localvision modules ``path`` imports anywhere, ``if TYPE_CHECKING`` and inside functions too.
-
-    ``from package import submodule`` counts as an import of the submodule, not of the package's body.
-    """
-    tree = ast.parse(path.read_text())
-    found: set[str] = set()
-
-    def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            for alias in node.names:
-                submodule = f"{node.module}.{alias.name}"
-                found.add(submodule if submodule in modules else node.module)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(tree)
-    return found & modules
-
-
 def import_graph() -> dict[str, set[str]]:
-    modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
-    return {name: imports_of(path, set(modules)) - {name} for name, path in modules.items()}
-
-
-def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    state: dict[str, str] = {}
-    stack: list[str] = []
-
-    def visit(name: str) -> list[str] | None:
-        state[name] = "open"
-        stack.append(name)
-        for target in sorted(graph[name]):
-            if state.get(target) == "open":
-                return [*stack[stack.index(target) :], target]
-            if target not in state and (cycle := visit(target)):
-                return cycle
-        state[name] = "done"
-        stack.pop()
-        return None
-
-    for name in sorted(graph):
-        if name not in state and (cycle := visit(name)):
-            return cycle
-    return None
+    return imports.import_graph("localvision")
 
 
 def test_no_module_imports_in_a_circle():
@@ -79,7 +31,7 @@ def test_the_cycle_finder_finds_a_cycle():
 
 
 def test_the_state_knows_no_http_and_no_trainer():
-    for name, imports in import_graph().items():
+    for name, imported in import_graph().items():
         if name.startswith("localvision.state"):
             forbidden = {
                 "localvision.app",
@@ -87,8 +39,8 @@ def test_the_state_knows_no_http_and_no_trainer():
                 "localvision.trainer",
                 "localvision.engine",
             }
-            assert not imports & forbidden, (name, imports & forbidden)
-            assert not any(module.startswith("localvision.wire") for module in imports), name
+            assert not imported & forbidden, (name, imported & forbidden)
+            assert not any(module.startswith("localvision.wire") for module in imported), name
 
 
 def test_no_module_is_over_400_lines():

@@ -13,7 +13,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from shared import catalogue
-from shared.contracts import SCHEMA_DIR
+from shared.schemas import SCHEMA_DIR
 
 # Exception classes whose names must never reach a user: Python's own and those of the SDKs we call.
 BUILTIN_EXCEPTIONS = {

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from shared import api, catalogue, contracts
+from shared import api, catalogue, contracts, schemas
 from shared.classify import replaces
 from shared.contracts import decode
 from shared.documents import MAX_BLOB_NAME, BlobInfo, document_name
@@ -99,11 +99,11 @@ def test_fetch_error_codes_are_in_the_catalogue():
 
 
 def test_the_published_schemas_are_generated_from_the_types():
-    for name, schema in contracts.published().items():
-        path = contracts.SCHEMA_DIR / name
-        assert path.is_file(), f"docs/schemas/{name} is missing: run python -m shared.contracts write"
-        assert path.read_text() == contracts.rendered(schema), (
-            f"docs/schemas/{name} drifted from the types: run python -m shared.contracts write"
+    for name, schema in schemas.published().items():
+        path = schemas.SCHEMA_DIR / name
+        assert path.is_file(), f"docs/schemas/{name} is missing: run python -m shared.schemas write"
+        assert path.read_text() == schemas.rendered(schema), (
+            f"docs/schemas/{name} drifted from the types: run python -m shared.schemas write"
         )
 
 
