@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -19,6 +17,9 @@ from azure.cognitiveservices.vision.customvision.training.models import (
     ImageFileCreateEntry,
 )
 
+from devstack import devhost as devhost_service
+from devstack.paths import PROJECT_ROOT
+from devstack.processes import Child, answers_tcp, free_port, spawn, wait_ready
 from shared import catalogue, importer
 from shared.mirror_manifest import Manifest
 from tests.pipeline.conftest import (
@@ -32,7 +33,6 @@ from tests.pipeline.conftest import (
     unique,
 )
 from tests.pipeline.contract_checks import check_run
-from tests.support.services import PROJECT_ROOT, Service, free_port, wait_for_port
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -287,13 +287,11 @@ def test_the_import_route_needs_the_function_key_through_devhost(
     settings_file = tmp_path / "local.settings.json"
     settings_file.write_text(json.dumps({"IsEncrypted": False, "Values": values}))
     port, log = free_port(), tmp_path / "devhost.log"
-    command = [sys.executable, "-m", "devhost", "--app", "function_app", "--settings", str(settings_file)]
-    process = subprocess.Popen(
-        [*command, "--port", str(port)], cwd=PROJECT_ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT
-    )
-    host = Service(process, log, {"http": port})
+    command = devhost_service.command(str(PROJECT_ROOT / "function_app.py"), port, settings=settings_file)
+    process = spawn(command, log, cwd=PROJECT_ROOT)
+    host = Child(process, log, {"http": port})
     try:
-        wait_for_port(port, process, log)
+        wait_ready(lambda: answers_tcp(port), process, log, "devhost")
         wait_until(lambda: "Host started" in log.read_text(errors="replace"), 60, "devhost start")
         url = f"http://127.0.0.1:{port}/api/training/import"
         assert requests.post(url, timeout=30).status_code == 401

@@ -12,6 +12,8 @@ import pytest
 import requests
 from azure.core.exceptions import ResourceNotFoundError
 
+from devstack.paths import PROJECT_ROOT
+from devstack.processes import free_port
 from tests.devhost.conftest import FUNCTION_KEY, DevHostProcess
 from tests.export.conftest import (
     ITERATION_ID,
@@ -27,7 +29,6 @@ from tests.pipeline.conftest import containers, unique
 from tests.pipeline.contract_checks import check_document
 from tests.pipeline.test_onnx_mode import NO_SERVICE, PROJECT_ID, TAG_IDS, place
 from tests.pipeline.test_onnx_mode import settings as onnx_settings
-from tests.support.services import PROJECT_ROOT, free_port
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
