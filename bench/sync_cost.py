@@ -25,6 +25,7 @@ from PIL import Image
 
 from bench.report import Check, figure, table
 from bench.stack import LocalStack, pipeline_settings
+from shared.contracts import encode
 from shared.customvision import CustomVision
 from shared.retrain import SYNC_BATCHES_PER_INVOCATION
 from shared.settings import load_settings
@@ -133,11 +134,15 @@ def measure(workdir: Path, unchanged: int = 1000) -> dict[str, Any]:
         return {
             "blobs": total,
             "changed": 10,
-            "first": {"seconds": first.seconds, "passes": first.passes, "sync": first.report.as_record()},
+            "first": {
+                "seconds": first.seconds,
+                "passes": first.passes,
+                "sync": encode(first.report.counts()),
+            },
             "second": {
                 "seconds": second.seconds,
                 "passes": second.passes,
-                "sync": second.report.as_record(),
+                "sync": encode(second.report.counts()),
                 "customVisionCalls": dict(calls),
                 "storageRequests": dict(counter.counts),
             },

@@ -1,54 +1,33 @@
-"""What a mirror cycle did (the run record's ``sync`` section)."""
+"""What a mirror cycle did: the run record's ``sync`` section (SyncCounts) plus what only the sync needs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, fields
 
 from shared import catalogue
+from shared.run_record import SyncCounts, SyncFailure
 
 MAX_FAILURES_LISTED = 20
-COUNTS = (
-    "listed",
-    "uploaded",
-    "retagged",
-    "replaced",
-    "deleted",
-    "unchanged",
-    "duplicates",
-    "failed",
-    "ignored",
-)
 # Counts that describe the listing: a resumed sync keeps its first pass's, the others add up.
 LISTING_COUNTS = frozenset({"listed", "unchanged", "ignored"})
+COUNTS = tuple(f.name for f in fields(SyncCounts) if f.type == "int")
 
 
-def failure(blob: str, code: str) -> dict[str, str]:
+def failure(blob: str, code: str) -> SyncFailure:
     """A blob the sync could not mirror, with its catalogue code and message; a Custom Vision upload status
     without an entry of its own is reported as ``UploadRefused`` naming that status."""
     entry = catalogue.CATALOGUE.get(code)
     if entry is not None and not entry.placeholders:
-        return {"blob": blob, "code": code, "message": entry.message}
+        return SyncFailure(blob, code, entry.message)
     status = code if code.isalnum() else "ErrorUnknown"
-    return {"blob": blob, "code": "UploadRefused", "message": catalogue.text("UploadRefused", status=status)}
+    return SyncFailure(blob, "UploadRefused", catalogue.text("UploadRefused", status=status))
 
 
 @dataclass
-class SyncReport:
-    """Counts of one sync; ``changed`` when the project's training set changed, ``complete`` when nothing is
-    left to do (else the sync continues in a new invocation, adding to these counts)."""
+class SyncReport(SyncCounts):
+    """The counts of one sync; ``complete`` when nothing is left to do (else the sync continues in a new
+    invocation, adding to these counts)."""
 
-    listed: int = 0
-    uploaded: int = 0
-    retagged: int = 0
-    replaced: int = 0
-    deleted: int = 0
-    unchanged: int = 0
-    duplicates: int = 0
-    failed: int = 0
-    ignored: int = 0
-    tags_created: list[str] = field(default_factory=list)
-    failures: list[dict[str, str]] = field(default_factory=list)
     complete: bool = False
 
     @property
@@ -60,7 +39,7 @@ class SyncReport:
         if len(self.failures) < MAX_FAILURES_LISTED:
             self.failures.append(failure(blob, code))
 
-    def continued(self, previous: SyncReport) -> SyncReport:
+    def continued(self, previous: SyncCounts) -> SyncReport:
         """This pass added to an earlier pass of the same sync (listing counts stay the first pass's)."""
         merged = SyncReport(complete=self.complete)
         for name in COUNTS:
@@ -72,18 +51,11 @@ class SyncReport:
         merged.failures = (previous.failures + self.failures)[:MAX_FAILURES_LISTED]
         return merged
 
-    def as_record(self) -> dict[str, Any]:
-        record: dict[str, Any] = {name: getattr(self, name) for name in COUNTS}
-        record["tagsCreated"] = list(self.tags_created)
-        record["failures"] = [dict(f) for f in self.failures]
-        return record
+    def counts(self) -> SyncCounts:
+        """The run record's section."""
+        return SyncCounts(**{f.name: getattr(self, f.name) for f in fields(SyncCounts)})
 
-    @classmethod
-    def from_record(cls, record: dict[str, Any] | None) -> SyncReport | None:
-        """The report a run record holds, or None when no pass has counted anything yet."""
-        record = record or {}
-        report = cls(**{name: int(record.get(name) or 0) for name in COUNTS})
-        report.tags_created = list(record.get("tagsCreated") or [])
-        report.failures = [dict(f) for f in record.get("failures") or []]
-        started = any(getattr(report, name) for name in COUNTS) or report.tags_created
-        return report if started else None
+    @staticmethod
+    def started(counts: SyncCounts) -> bool:
+        """Whether an earlier pass of this sync counted anything (else there is nothing to add to)."""
+        return any(getattr(counts, name) for name in COUNTS) or bool(counts.tags_created)

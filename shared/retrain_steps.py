@@ -14,7 +14,6 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
-from shared.contracts import decode, encode
 from shared.customvision import CustomVision
 from shared.errors import PermanentError, PipelineError
 from shared.gate import decide, metrics_of
@@ -22,7 +21,7 @@ from shared.importer import ImportStep
 from shared.mirror_manifest import Manifest
 from shared.mirror_report import SyncReport
 from shared.retrain_export import ExportStep
-from shared.run_record import IterationInfo, Previous, Published, Status, Step, SyncCounts
+from shared.run_record import IterationInfo, Previous, Published, Status, Step
 from shared.runs import Run
 from shared.settings import Settings
 from shared.training_sync import Mirror, Sources
@@ -76,15 +75,15 @@ class Steps:
         mirror = Mirror(self.cv, pid, sources, self.settings.negative_folder)
 
         def checkpoint(report: SyncReport) -> None:
-            record.sync = decode(SyncCounts, report.as_record())
+            record.sync = report.counts()
             self.save(run)
 
-        so_far = SyncReport.from_record(encode(record.sync))  # a continued sync adds to its first pass
+        so_far = record.sync if SyncReport.started(record.sync) else None  # a continued sync adds to it
         try:
             report = mirror.run(SYNC_BATCHES_PER_INVOCATION, so_far, checkpoint)
         except ResourceNotFoundError:
             raise PermanentError("NoTrainingData", container=self.settings.training_container) from None
-        record.sync = decode(SyncCounts, report.as_record())
+        record.sync = report.counts()
         if not report.complete:  # keep each invocation short: continue in a new message
             self.enqueue(run, 0)
             return None

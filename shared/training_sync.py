@@ -40,6 +40,7 @@ from shared.mirror_plan import (
 )
 from shared.mirror_report import SyncReport
 from shared.mirror_tags import TagResolver
+from shared.run_record import SyncCounts
 
 log = logging.getLogger(__name__)
 BATCH_IMAGES = 64
@@ -118,7 +119,7 @@ class Mirror:
     def run(
         self,
         budget: int,
-        so_far: SyncReport | None = None,
+        so_far: SyncCounts | None = None,
         progress: Callable[[SyncReport], None] | None = None,
     ) -> SyncReport:
         listing = list_training(self.training)

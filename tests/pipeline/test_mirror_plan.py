@@ -14,6 +14,7 @@ from shared.mirror_plan import (
     has_changes,
 )
 from shared.mirror_report import SyncReport
+from shared.run_record import SyncCounts
 
 NEG = "_negative"
 
@@ -192,7 +193,6 @@ def test_a_continued_sync_keeps_its_first_listing_counts_and_adds_the_rest():
     merged = second.continued(first)
     assert (merged.listed, merged.unchanged, merged.uploaded, merged.failed) == (10, 2, 7, 1)
     assert merged.tags_created == ["apple", "banana"] and merged.complete
-    assert merged.as_record()["failures"][0]["code"] == "NotAnImage"
-    assert "not an image" in merged.as_record()["failures"][0]["message"]
-    assert SyncReport.from_record(merged.as_record()).uploaded == 7
-    assert SyncReport.from_record({"listed": 0, "uploaded": 0, "failures": []}) is None
+    assert merged.failures[0].code == "NotAnImage" and "not an image" in merged.failures[0].message
+    assert merged.counts().uploaded == 7 and SyncReport.started(merged.counts())
+    assert not SyncReport.started(SyncCounts())
