@@ -21,23 +21,21 @@ import hashlib
 import io
 import logging
 import posixpath
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
 from azure.core.exceptions import ResourceExistsError
-from azure.storage.blob import ContainerClient, ContentSettings
+from azure.storage.blob import ContentSettings
 from PIL import Image, UnidentifiedImageError
 
 from shared import catalogue
-from shared.customvision import CustomVision
 from shared.mirror_manifest import Manifest
 from shared.mirror_plan import MAX_TAG_NAME, md5_of, tag_key
+from shared.retrain_context import StepContext
 from shared.run_record import ImportCounts, ImportFailure, Status, Step
 from shared.runs import Run
-from shared.settings import Settings
 from shared.storage import ensure_container
 
 log = logging.getLogger(__name__)
@@ -140,23 +138,10 @@ def extension_of(data: bytes, url: str) -> str:
 class ImportStep:
     """The ``import`` step of a run: copies pages of tagged images, then ends the run as succeeded."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        cv: CustomVision,
-        state_container: ContainerClient,
-        training_container: ContainerClient,
-        save: Callable[[Run], None],
-        enqueue: Callable[[Run, int], None],
-        finish: Callable[..., None],
-    ) -> None:
-        self.settings = settings
-        self.cv = cv
-        self.state_container = state_container
-        self.training = training_container
-        self.save = save
-        self.enqueue = enqueue
-        self.finish = finish
+    def __init__(self, context: StepContext) -> None:
+        self.settings, self.cv, self.state_container = context.settings, context.cv, context.state_container
+        self.training = context.training_container
+        self.save, self.enqueue, self.finish = context.save, context.enqueue, context.finish
         timeout = urllib3.Timeout(connect=10.0, read=DOWNLOAD_TIMEOUT_SECONDS)
         self.pool = urllib3.PoolManager(timeout=timeout, retries=False)
 

@@ -22,6 +22,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from shared.customvision import CustomVision
 from shared.documents import utc_now
 from shared.errors import PipelineError
+from shared.retrain_context import StepContext
 from shared.retrain_steps import Steps
 from shared.run_record import RunError, RunRecord, Status, Step, Timing, Trigger
 from shared.runs import Run, RunStore, new_record, new_run_id
@@ -53,13 +54,15 @@ class Retrainer:
         self.queue = storage.queue(settings.retrain_queue)
         self.store = RunStore(self.state_container, settings.retrain_stale_minutes)
         self.steps = Steps(
-            settings,
-            cv,
-            self.state_container,
-            self.training_container,
-            self.store.save,
-            self._enqueue,
-            self._finish,
+            StepContext(
+                settings,
+                cv,
+                self.state_container,
+                self.training_container,
+                self.store.save,
+                self._enqueue,
+                self._finish,
+            )
         )
 
     # --- starting and reading runs ------------------------------------------------------------------

@@ -11,22 +11,19 @@ a key, over http(s) only, with a size limit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
-from azure.storage.blob import ContainerClient
 
 from shared import catalogue
-from shared.customvision import CustomVision
 from shared.documents import utc_now
 from shared.errors import PermanentError, TransientError
 from shared.model_pointer import Label, ModelPointer, model_blob_name, store_model, zip_sha1
 from shared.onnx_model import OnnxClassifier
+from shared.retrain_context import StepContext
 from shared.run_record import Export, RunError, Step
 from shared.runs import Run
-from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 PLATFORM = "ONNX"
@@ -41,17 +38,9 @@ _http = urllib3.PoolManager(
 
 
 class ExportStep:
-    def __init__(
-        self,
-        settings: Settings,
-        cv: CustomVision,
-        state_container: ContainerClient,
-        enqueue: Callable[[Run, int], None],
-    ) -> None:
-        self.settings = settings
-        self.cv = cv
-        self.state_container = state_container
-        self.enqueue = enqueue
+    def __init__(self, context: StepContext) -> None:
+        self.settings, self.cv, self.state_container = context.settings, context.cv, context.state_container
+        self.enqueue = context.enqueue
 
     def __call__(self, run: Run) -> Step | None:
         record = run.record

@@ -12,58 +12,39 @@ from collections.abc import Callable
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
-from azure.storage.blob import ContainerClient
 
-from shared.customvision import CustomVision
 from shared.errors import PermanentError, PipelineError
 from shared.gate import decide, metrics_of
 from shared.importer import ImportStep
 from shared.mirror_manifest import Manifest
 from shared.mirror_report import SyncReport
+from shared.retrain_context import StepContext
 from shared.retrain_export import ExportStep
 from shared.run_record import IterationInfo, Previous, Published, Status, Step
 from shared.runs import Run
-from shared.settings import Settings
 from shared.training_sync import Mirror, Sources
 
 log = logging.getLogger(__name__)
 SYNC_BATCHES_PER_INVOCATION = 8
 
 Handler = Callable[[Run], Step | None]
-Enqueue = Callable[[Run, int], None]
-Finish = Callable[..., None]
 
 
 class Steps:
-    def __init__(
-        self,
-        settings: Settings,
-        cv: CustomVision,
-        state_container: ContainerClient,
-        training_container: ContainerClient,
-        save: Callable[[Run], None],
-        enqueue: Enqueue,
-        finish: Finish,
-    ) -> None:
-        """``save`` checkpoints the record, ``enqueue`` continues the run later, ``finish`` ends it."""
-        self.settings = settings
-        self.cv = cv
-        self.state_container = state_container
-        self.training_container = training_container
-        self.save = save
-        self.enqueue = enqueue
-        self.finish = finish
+    def __init__(self, context: StepContext) -> None:
+        self.context = context
+        self.settings, self.cv = context.settings, context.cv
+        self.state_container, self.training_container = context.state_container, context.training_container
+        self.save, self.enqueue, self.finish = context.save, context.enqueue, context.finish
         self.table: dict[Step, Handler] = {
             Step.SYNC: self.sync,
             Step.TRAIN: self.train,
             Step.POLL: self.poll,
             Step.EVALUATE: self.evaluate,
             Step.PUBLISH: self.publish,
-            Step.EXPORT: ExportStep(settings, cv, state_container, enqueue),
+            Step.EXPORT: ExportStep(context),
             Step.PRUNE: self.prune,
-            Step.IMPORT: ImportStep(
-                settings, cv, state_container, training_container, save, enqueue, finish
-            ).run,
+            Step.IMPORT: ImportStep(context).run,
         }
 
     def sync(self, run: Run) -> Step | None:
