@@ -6,12 +6,10 @@ SettingsError that names it.
 
 from __future__ import annotations
 
-from functools import cache
-
 import azure.functions as func
 
 from shared.api import Reply
-from shared.console import ConsoleApi, ConsoleRequest, ConsoleResponse, serve_static
+from shared.console import ConsoleRequest, ConsoleResponse, serve_static
 from shared.pipeline import Pipeline
 
 pipeline = Pipeline.from_environment()
@@ -94,11 +92,6 @@ def retrain_poison(message: func.QueueMessage) -> None:
 
 
 # --- the console (docs/console.md): the page anonymous (it carries no data), its data calls with the key --
-@cache
-def _console_api() -> ConsoleApi:
-    return ConsoleApi(pipeline.settings, pipeline.storage, pipeline.customvision, lambda: pipeline.retrainer)
-
-
 def _console_http(reply: ConsoleResponse) -> func.HttpResponse:
     return func.HttpResponse(
         reply.body, status_code=reply.status, headers={**reply.headers, "Content-Type": reply.content_type}
@@ -121,4 +114,4 @@ def console_api(req: func.HttpRequest) -> func.HttpResponse:
         {k.lower(): v for k, v in req.headers.items()},
         req.get_body(),
     )
-    return _console_http(_console_api().handle(request))
+    return _console_http(pipeline.console.handle(request))

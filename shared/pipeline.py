@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from shared import api
 from shared.classify import Classifier
+from shared.console import ConsoleApi
 from shared.customvision import CustomVision
 from shared.model_store import ModelStore
 from shared.retrain import Retrainer
@@ -70,6 +71,13 @@ class Pipeline:
     @property
     def retrainer(self) -> Retrainer:
         return self._once("retrainer", lambda: Retrainer(self.settings, self.storage, self.customvision))
+
+    @property
+    def console(self) -> ConsoleApi:
+        return self._once(
+            "console",
+            lambda: ConsoleApi(self.settings, self.storage, self.customvision, lambda: self.retrainer),
+        )
 
     # --- one method per trigger ---------------------------------------------------------------------
 
