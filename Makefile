@@ -12,7 +12,7 @@ TIER ?=
 install: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
 	@test -x /usr/bin/chromium || echo "note: /usr/bin/chromium is missing, so the console's browser tests will skip (as root: apt-get install -y chromium)"
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt localvision/requirements.txt constraints.txt
+$(VENV)/.installed: requirements.txt requirements-lock.txt requirements-dev.txt localvision/requirements.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(PY) -m localvision.ml.build
