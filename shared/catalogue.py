@@ -179,7 +179,8 @@ _ENTRIES = (
     ),
     Entry(
         "UrlNotResolvable",
-        "The URL's host name does not resolve: check the URL, or POST the image bytes instead",
+        "The URL's host name is not valid or does not resolve: check the URL, or POST the image bytes "
+        "instead",
     ),
     Entry(
         "UrlFetchFailed",
