@@ -88,6 +88,10 @@ def usable_folder(name: str, negative_folder: str) -> bool:
     )
 
 
+# A GET is safe to repeat: once more when a pooled connection turns out closed, never on a status or redirect.
+RETRIES = urllib3.Retry(total=1, connect=1, read=1, redirect=0, status=0, raise_on_redirect=False)
+
+
 def download(url: str, pool: urllib3.PoolManager) -> bytes:
     """GET the image behind the service's own signed link (``originalImageUri``).
 
@@ -99,10 +103,11 @@ def download(url: str, pool: urllib3.PoolManager) -> bytes:
     if urlsplit(url).scheme not in ("http", "https"):
         raise ImageNotCopied("ImportDownloadFailed")
     try:
-        response = pool.request("GET", url, preload_content=False, redirect=False, retries=False)
+        response = pool.request("GET", url, preload_content=False, redirect=False, retries=RETRIES)
     except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
         log.warning("import: downloading an image failed: %s", type(exc).__name__)
         raise ImageNotCopied("ImportDownloadFailed") from None
+    complete = False
     try:
         if response.status != 200:
             log.warning("import: an image link answered HTTP %s", response.status)
@@ -112,11 +117,14 @@ def download(url: str, pool: urllib3.PoolManager) -> bytes:
             body += chunk
             if len(body) > MAX_IMAGE_BYTES:
                 raise ImageNotCopied("ImportTooLarge", limit=f"{MAX_IMAGE_BYTES // (1024 * 1024)} MB")
+        complete = True
         return bytes(body)
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         log.warning("import: reading an image failed: %s", type(exc).__name__)
         raise ImageNotCopied("ImportDownloadFailed") from None
     finally:
+        if not complete:  # a body left unread must not go back to the pool with its connection
+            response.close()
         response.release_conn()
 
 
