@@ -27,6 +27,8 @@ log = logging.getLogger("bench.probe")
 # (bench.profile merges them).
 PROFILE_SETTING = "BENCH_PROFILE"
 DUMP_EVERY = 10
+PROFILE_SKIP = 8  # the warm-up photos: first connections, the model's first load
+_attempts = 0
 _current = threading.local()
 _submitted: dict[str, float] = {}
 _out_lock = threading.Lock()
@@ -57,9 +59,14 @@ def _stage(name: str, mark: str | None = None) -> Callable[[Callable[..., Any]],
 
 
 def _profiler() -> cProfile.Profile | None:
-    """This thread's profiler when profiling is on."""
+    """This thread's profiler when profiling is on (not for the process's first PROFILE_SKIP attempts)."""
+    global _attempts
     if not os.environ.get(PROFILE_SETTING):
         return None
+    with _out_lock:
+        _attempts += 1
+        if _attempts <= PROFILE_SKIP:
+            return None
     profile = getattr(_current, "profile", None)
     if profile is None:
         profile = _current.profile = cProfile.Profile()
