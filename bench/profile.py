@@ -4,7 +4,8 @@ A private stack (Azurite, localvision, devhost through bench.probe with ``BENCH_
 fruit photos trained by one retrain cycle on a compact domain, then a burst of photos per mode; each
 blob-trigger attempt runs under cProfile in devhost's worker threads. Prints, per mode, the CPU per
 stage (the probe's thread CPU), the profile's time by package and its top functions by own time.
-cProfile roughly doubles the CPU of what it profiles: read the shares, not the absolute figures.
+The profiler counts thread CPU time (waiting is not counted) and roughly doubles the CPU of what it
+profiles: read the shares, not the absolute figures.
 """
 
 from __future__ import annotations
