@@ -20,7 +20,7 @@ from devstack.stack import LocalStack
 from devstack.vision import FUNCTION_KEY
 
 DOCUMENTS = 10_000
-UPLOADERS = 16
+UPLOADERS = 10  # the SDK keeps 10 connections a host: more threads only open and drop connections
 
 
 def result_document(index: int) -> dict[str, Any]:
