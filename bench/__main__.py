@@ -1,12 +1,13 @@
 """``python -m bench`` (``make bench``): measure the local stack against DESIGN.md's bars.
 
 Default: one round with 200 photos through the pipeline in service mode, the same burst in onnx mode
-(the published iteration exported and made current) against the bare model, the console's first gallery
-page over 10,000 result documents, and the sync cost (1,000 unchanged + 10 changed training blobs) on a
-stack of its own (about 6 minutes on 2 cores). ``--scale`` repeats the round with 50, 200 and 1000 photos (training and
-pipeline alike) to show how each figure grows (about 5 minutes). ``--tier F0|S0`` runs the pipeline
-against a pricing tier's prediction rate instead (bench/tiers.py; 1-2 minutes). Prints a table, writes JSON to
-bench/results/, and exits 1 when a bar fails.
+(the published iteration exported and made current) against the bare model, the console's first
+gallery page over 10,000 result documents, and the sync cost (1,000 unchanged + 10 changed training
+blobs) on a stack of its own (about 1.5 minutes on 2 cores). ``--scale`` repeats the service-mode round
+with 50, 200 and 1000 photos (training and pipeline alike) to show how each figure grows (about 5
+minutes). ``--tier F0|S0`` runs the pipeline against a pricing tier's prediction rate instead
+(bench/tiers.py; 1-2 minutes). Prints a table, writes JSON to bench/results/, and exits 1 when a bar
+fails.
 """
 
 from __future__ import annotations
