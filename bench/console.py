@@ -16,10 +16,11 @@ from typing import Any
 
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from bench.stack import FUNCTION_KEY, LocalStack
+from devstack.stack import LocalStack
+from devstack.vision import FUNCTION_KEY
 
 DOCUMENTS = 10_000
-UPLOADERS = 16
+UPLOADERS = 10  # the SDK keeps 10 connections a host: more threads only open and drop connections
 
 
 def result_document(index: int) -> dict[str, Any]:
@@ -35,7 +36,12 @@ def result_document(index: int) -> dict[str, Any]:
             "etag": f'"0x{index:X}"',
             "size": 1,
         },
-        "model": {"projectId": "bench", "publishedName": "fruit-classifier", "iterationId": "bench"},
+        "model": {
+            "projectId": "bench",
+            "publishedName": "fruit-classifier",
+            "iterationId": "bench",
+            "source": "service",
+        },
         "threshold": 0.5,
         "tags": [tag],
         "predictions": [{"tagName": tag, "tagId": tag, "probability": probability}],

@@ -22,7 +22,19 @@ from bench.stats import summary
 from devstack.photos import Photo
 
 UPLOAD_THREADS = 8
-STAGES = ("download", "normalise", "read_result", "predict", "write_result", "receipt")
+# download and receipt: devhost; the rest: the pipeline (write_result includes write_json and, on a
+# conflict, read_result); "other" is the attempt's remainder (invocation, bindings, documents, logging).
+STAGES = (
+    "download",
+    "normalise",
+    "predict",
+    "write_result",
+    "write_json",
+    "read_result",
+    "review_copy",
+    "receipt",
+)
+NESTED = ("write_json", "read_result")  # inside write_result
 
 
 @dataclass
@@ -107,6 +119,29 @@ def read_probe(path: Path) -> dict[str, dict[str, Any]]:
     return records
 
 
+def poll_cpu(path: Path, start: float, end: float) -> float:
+    """CPU seconds the blob listener's polls (listing, receipts look-up, hand-over) took in [start, end]."""
+    total = 0.0
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if record.get("function") == "_poll" and start <= record["started"] <= end:
+                total += record["cpu"]
+    return total
+
+
+def stage_cpu(records: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Mean CPU seconds per attempt in each stage (the attempt's thread only) and the remainder."""
+    if not records:
+        return {}
+    count = len(records)
+    out = {stage: sum(r.get("cpu", {}).get(stage, 0.0) for r in records.values()) / count for stage in STAGES}
+    total = sum(r.get("cpu", {}).get("attempt_total", 0.0) for r in records.values()) / count
+    out["other"] = total - sum(v for k, v in out.items() if k not in NESTED)
+    out["attempt_total"] = total
+    return out
+
+
 def analyse(drop: Drop, probe: dict[str, dict[str, Any]], expected_tags: dict[str, str | None]) -> dict:
     """Throughput, latency, document checks and per-stage times of one phase."""
     names = list(drop.uploaded)
@@ -147,4 +182,6 @@ def analyse(drop: Drop, probe: dict[str, dict[str, Any]], expected_tags: dict[st
         "labelled": labelled,
         "probed": len(records),
         "stages": stages,
+        "stageCpu": stage_cpu(records),
+        "ended": max(done_at.values()),
     }

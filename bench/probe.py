@@ -9,9 +9,11 @@ missing is skipped with a warning, so the benchmark still runs (with fewer stage
 
 from __future__ import annotations
 
+import cProfile
 import functools
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -20,6 +22,13 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("bench.probe")
+# When set to a file path: profile every blob-trigger attempt with cProfile (one profiler per worker
+# thread), each thread writing its statistics to that path + "." + its id every DUMP_EVERY attempts
+# (bench.profile merges them).
+PROFILE_SETTING = "BENCH_PROFILE"
+DUMP_EVERY = 10
+PROFILE_SKIP = 8  # the warm-up photos: first connections, the model's first load
+_attempts = 0
 _current = threading.local()
 _submitted: dict[str, float] = {}
 _out_lock = threading.Lock()
@@ -33,18 +42,43 @@ def _stage(name: str, mark: str | None = None) -> Callable[[Callable[..., Any]],
         @functools.wraps(fn)
         def timed(*args: Any, **kwargs: Any) -> Any:
             stages = getattr(_current, "stages", None)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.thread_time()
             try:
                 return fn(*args, **kwargs)
             finally:
                 if stages is not None:
                     stages[name] = stages.get(name, 0.0) + time.perf_counter() - started
+                    cpu = _current.cpu
+                    cpu[name] = cpu.get(name, 0.0) + time.thread_time() - cpu_started
                     if mark:
                         _current.marks[mark] = time.time()
 
         return timed
 
     return wrap
+
+
+def _profiler() -> cProfile.Profile | None:
+    """This thread's profiler when profiling is on (not for the process's first PROFILE_SKIP attempts)."""
+    global _attempts
+    if not os.environ.get(PROFILE_SETTING):
+        return None
+    with _out_lock:
+        _attempts += 1
+        if _attempts <= PROFILE_SKIP:
+            return None
+    profile = getattr(_current, "profile", None)
+    if profile is None:
+        profile = _current.profile = cProfile.Profile(time.thread_time)  # CPU, not waiting
+        _current.profiled = 0
+    return profile
+
+
+def _dump_profile(profile: cProfile.Profile) -> None:
+    """Every DUMP_EVERY attempts of this thread: its statistics to ``BENCH_PROFILE.<thread id>``."""
+    _current.profiled += 1
+    if _current.profiled % DUMP_EVERY == 0:
+        profile.dump_stats(f"{os.environ[PROFILE_SETTING]}.{threading.get_ident()}")
 
 
 def _patch(owner: Any, attribute: str, wrapper: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
@@ -81,13 +115,14 @@ def _record(args: tuple[Any, ...], started: float, ended: float) -> dict[str, An
         "ended": ended,
         "done": key in watch.receipts.done,
         "stages": _current.stages,
+        "cpu": _current.cpu,
         **_current.marks,
     }
 
 
 def install(out_path: str) -> None:
     from devhost import blob_listener, receipts
-    from shared import classify, customvision, imaging
+    from shared import classify, customvision, imaging, model_store
 
     out = open(out_path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the process's life
 
@@ -102,11 +137,18 @@ def install(out_path: str) -> None:
     def attempt(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def run(self: Any, *args: Any, **kwargs: Any) -> Any:
-            _current.stages, _current.marks = {}, {}
-            started_wall, started = time.time(), time.perf_counter()
+            _current.stages, _current.marks, _current.cpu = {}, {}, {}
+            started_wall, started, cpu_started = time.time(), time.perf_counter(), time.thread_time()
+            profile = _profiler()
+            if profile is not None:
+                profile.enable()
             try:
                 return fn(self, *args, **kwargs)
             finally:
+                if profile is not None:
+                    profile.disable()
+                    _dump_profile(profile)
+                _current.cpu["attempt_total"] = time.thread_time() - cpu_started
                 ended = started_wall + time.perf_counter() - started
                 try:
                     record = _record(args, started_wall, ended)
@@ -120,14 +162,36 @@ def install(out_path: str) -> None:
 
         return run
 
+    def poll(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started_wall, cpu_started = time.time(), time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                record = {
+                    "function": "_poll",
+                    "started": started_wall,
+                    "cpu": time.thread_time() - cpu_started,
+                }
+                with _out_lock:
+                    out.write(json.dumps(record) + "\n")
+                    out.flush()
+
+        return timed
+
     _patch(blob_listener.BlobListener, "__init__", listener_init)
+    _patch(blob_listener.BlobListener, "poll", poll)
     _patch(blob_listener.BlobListener, "_try", attempt)
     _patch(blob_listener.BlobListener, "_prepare", _stage("download"))
     _patch(receipts.ReceiptStore, "write", _stage("receipt"))
     _patch(imaging, "normalise", _stage("normalise"))
     _patch(customvision.CustomVision, "prediction", _stage("predict"))
+    _patch(model_store.LoadedModel, "predictions", _stage("predict"))
+    _patch(classify.Classifier, "_store", _stage("write_result"))
+    _patch(classify.Classifier, "review_copy", _stage("review_copy"))
     _patch(classify, "read_json", _stage("read_result"))
-    _patch(classify, "write_json", _stage("write_result", mark="resultWritten"))
+    _patch(classify, "write_json", _stage("write_json", mark="resultWritten"))
 
 
 def runner(out_path: Path) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import pipeline, probe, procs, retrain, vision
+from bench import console, onnx, pipeline, probe, procs, retrain, vision
 from bench.stats import summary
 from devhost.config import load_host_config
 from devstack import photos
@@ -29,6 +29,11 @@ class Plan:
     latency_calls: int = 100  # sequential classify calls for localvision's latency
     rps_images: int = 100  # images per localvision throughput measurement
     parallelism: int | None = None  # blob-trigger parallelism; None: host.json's
+    onnx: bool = True  # also the burst in onnx mode
+    console: bool = True  # also the console's first gallery page over 10,000 documents
+
+
+COMPACT = {"CUSTOMVISION_DOMAIN": "General (compact)"}
 
 
 def host_json(plan: Plan, workdir: Path) -> Path:
@@ -141,6 +146,9 @@ def measure_pipeline(
     cpu_burst = procs.cpu_used(cpu_before, procs.cpu_snapshot(pids))
     burst = pipeline.analyse(drop, pipeline.read_probe(probe_file), expected(batch))
     burst["cpuSecondsPerImage"] = {name: used / plan.images for name, used in cpu_burst.items()}
+    burst["pollCpuPerImage"] = (
+        pipeline.poll_cpu(probe_file, drop.first_upload_started, burst["ended"]) / plan.images
+    )
 
     log.info("localvision alone: the same %d photos from %d threads", plan.images, concurrency)
     cpu_before = procs.cpu_snapshot(pids)
@@ -173,6 +181,60 @@ def measure_pipeline(
             "cpuSecondsPerImage": {name: used / plan.images for name, used in cpu_alone.items()},
         },
         "ratio": burst["perSecond"] / baseline.per_second,
+        # the bar: the host and the pipeline (one process) against the model service, same burst
+        "cpuRatio": burst["cpuSecondsPerImage"]["devhost"] / burst["cpuSecondsPerImage"]["localvision"],
+    }
+
+
+def measure_onnx(
+    stack: LocalStack, plan: Plan, root: Path, workdir: Path, config: Path, project_id: str, iteration_id: str
+) -> dict[str, Any]:
+    """The same burst in onnx mode: the published iteration exported and made current, devhost restarted
+    with CLASSIFIER_MODE=onnx; then the bare model on the same photos in this process."""
+    log.info("onnx: exporting iteration %s", iteration_id)
+    started = time.perf_counter()
+    zip_bytes = onnx.export_zip(stack, project_id, iteration_id)
+    onnx.place(stack, zip_bytes, project_id, iteration_id)
+    export_seconds = time.perf_counter() - started
+    assert stack.devhost is not None
+    stack.devhost.stop(timeout=60)
+    probe_file = workdir / "probe-onnx.jsonl"
+    stack.start_devhost(
+        {**stack.overrides, "CLASSIFIER_MODE": "onnx"}, host_json=config, runner=probe.runner(probe_file)
+    )
+    images, results = pipeline.containers(stack.conn_str, stack.values)
+    sources = photos.test_photos(root) + photos.training(root) + photos.more_training(root)
+    warm = photos.copies(sources, 8, "onnx-warm-")
+    log.info("onnx: warm-up with %d photos", len(warm))
+    pipeline.wait_for_documents(results, pipeline.burst(images, warm), timeout=120)
+    batch = photos.copies(sources, plan.images, "onnx-burst-")
+    pids = process_ids(stack)
+    log.info("onnx: burst of %d photos", plan.images)
+    cpu_before = procs.cpu_snapshot(pids)
+    drop = pipeline.burst(images, batch)
+    pipeline.wait_for_documents(results, drop, timeout=120 + plan.images)
+    cpu_burst = procs.cpu_used(cpu_before, procs.cpu_snapshot(pids))
+    expected = {p.name: p.tag or photos.TEST_TAGS.get(p.name.rsplit("-", 1)[-1]) for p in batch}
+    burst = pipeline.analyse(drop, pipeline.read_probe(probe_file), expected)
+    burst["cpuSecondsPerImage"] = {name: used / plan.images for name, used in cpu_burst.items()}
+    burst["pollCpuPerImage"] = (
+        pipeline.poll_cpu(probe_file, drop.first_upload_started, burst["ended"]) / plan.images
+    )
+    burst["onnxDocuments"] = sum(
+        1 for d in drop.documents.values() if (d.get("model") or {}).get("source") == "onnx"
+    )
+    log.info("onnx: the bare model on the same %d photos", plan.images)
+    bare = onnx.bare_model(zip_bytes, [p.data for p in batch])
+    # all processes but Azurite: devhost (host + pipeline + model) and localvision (idle in onnx mode);
+    # the bench process is the load (uploads, listing the results) and is shown apart
+    stack_cpu = sum(v for k, v in burst["cpuSecondsPerImage"].items() if k not in ("azurite", "bench"))
+    return {
+        "exportSeconds": export_seconds,
+        "zipBytes": len(zip_bytes),
+        "burst": burst,
+        "bare": bare,
+        "cpuPerImage": stack_cpu,
+        "cpuRatio": stack_cpu / bare["modelCpuSecondsPerImage"],
     }
 
 
@@ -201,12 +263,19 @@ def run(plan: Plan, workdir: Path) -> dict[str, Any]:
         figures["localvision"] = measure_localvision(stack, plan, root)
         probe_file = workdir / "probe.jsonl"
         config = host_json(plan, workdir)
-        stack.start_devhost(host_json=config, runner=probe.runner(probe_file))
+        # A compact domain, so that the same project's iteration can be exported for onnx mode.
+        stack.start_devhost(COMPACT, host_json=config, runner=probe.runner(probe_file))
         figures["retrain"] = measure_retrain(stack, plan, root)
         project_id = figures["retrain"]["first"]["projectId"]
         figures["pipeline"] = measure_pipeline(
             stack, plan, root, probe_file, project_id, blob_parallelism(config)
         )
+        if plan.onnx:
+            iteration_id = onnx.published_iteration(stack, project_id)
+            figures["onnx"] = measure_onnx(stack, plan, root, workdir, config, project_id, iteration_id)
+        if plan.console:
+            log.info("console: %d result documents, first gallery page", console.DOCUMENTS)
+            figures["console"] = console.measure(stack)
         figures["memoryAtEndMB"] = process_memory(stack)
     finally:
         stack.stop()

@@ -24,10 +24,12 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 from PIL import Image
 
 from bench.report import Check, figure, table
-from bench.stack import LocalStack, pipeline_settings
+from devstack.settings import for_stack
+from devstack.stack import LocalStack
+from devstack.vision import keys
 from shared.contracts import encode
 from shared.customvision import CustomVision
-from shared.retrain import SYNC_BATCHES_PER_INVOCATION
+from shared.retrain_steps import SYNC_BATCHES_PER_INVOCATION
 from shared.settings import load_settings
 from shared.training_sync import Mirror, Sources, SyncReport
 
@@ -89,7 +91,9 @@ def sync(cv: CustomVision, pid: str, sources: Sources) -> Counted:
     """A whole sync as the worker runs it: passes of SYNC_BATCHES_PER_INVOCATION, a new Mirror each."""
     started, report, passes = time.perf_counter(), None, 0
     while report is None or not report.complete:
-        report = Mirror(cv, pid, sources, "_negative").run(SYNC_BATCHES_PER_INVOCATION, report)
+        report = Mirror(cv, pid, sources, cv.settings.negative_folder).run(
+            SYNC_BATCHES_PER_INVOCATION, report
+        )
         passes += 1
     return Counted(report, time.perf_counter() - started, passes)
 
@@ -97,14 +101,14 @@ def sync(cv: CustomVision, pid: str, sources: Sources) -> Counted:
 def measure(workdir: Path, unchanged: int = 1000) -> dict[str, Any]:
     stack = LocalStack.start(workdir)
     try:
-        values = pipeline_settings(stack.conn_str, stack.endpoint, {"CUSTOMVISION_PROJECT_NAME": "Sync cost"})
+        values = for_stack(stack.conn_str, stack.endpoint, keys(), {"CUSTOMVISION_PROJECT_NAME": "Sync cost"})
         settings = load_settings(values)
         counter = StorageCounter()
         service = BlobServiceClient.from_connection_string(
             stack.conn_str, raw_request_hook=counter.on_request
         )
-        training: ContainerClient = service.get_container_client(settings["TRAINING_CONTAINER"])
-        pipeline = service.get_container_client(settings["PIPELINE_CONTAINER"])
+        training: ContainerClient = service.get_container_client(values["TRAINING_CONTAINER"])
+        pipeline = service.get_container_client(values["PIPELINE_CONTAINER"])
         for container in (training, pipeline):
             container.create_container()
         total = unchanged + 10
@@ -175,22 +179,27 @@ def checks(figures: dict[str, Any]) -> list[Check]:
     ]
 
 
-def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
-        figures = measure(Path(tmp))
+def figure_rows(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The sync's times and the second sync's calls by operation and storage requests by kind."""
     second = figures["second"]
-    rows = [
-        figure("first sync, 1,010 blobs", figures["first"]["seconds"], "s"),
-        figure("second sync, 10 changed", second["seconds"], "s"),
+    return [
+        figure(f"sync cost: first sync, {figures['blobs']:,} blobs", figures["first"]["seconds"], "s"),
+        figure("sync cost: second sync, 10 changed", second["seconds"], "s"),
         *[
-            (f"  call {name}", str(count), "", "")
+            (f"  sync cost: call {name}", str(count), "", "")
             for name, count in sorted(second["customVisionCalls"].items())
         ],
         *[
-            (f"  storage {name}", str(count), "", "")
+            (f"  sync cost: storage {name}", str(count), "", "")
             for name, count in sorted(second["storageRequests"].items())
         ],
     ]
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
+        figures = measure(Path(tmp))
+    rows = figure_rows(figures)
     results = checks(figures)
     rows += [c.row() for c in results]
     print(table(rows, ("figure", "value", "bar", "")))

@@ -16,10 +16,28 @@ from typing import Any
 
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueServiceClient
+from requests.utils import get_environ_proxies
 
 from devhost.config import ConfigError
 
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
+
+
+def http_options(url: str) -> dict[str, Any]:
+    """Client options that read the environment's HTTP settings once, for the one host ``url`` names.
+
+    Left to itself, requests looks up the proxies (two walks over all of os.environ), the CA bundle and
+    ~/.netrc again on every call: about half of the CPU of a blob download or a receipt write. They are
+    read when the client is made and passed on; ~/.netrc is not read (the SDK authenticates itself).
+    """
+    options: dict[str, Any] = {"use_env_settings": False}
+    proxies = {k: v for k, v in get_environ_proxies(url).items() if k != "no"}
+    if proxies:
+        options["proxies"] = proxies
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        options["connection_verify"] = bundle
+    return options
 
 
 @dataclass(frozen=True)
@@ -87,9 +105,14 @@ class Clients:
                 conn = resolve_connection(name)
                 uri = conn.blob_service_uri or conn.service_uri
                 if conn.connection_string:
-                    self._blob[name] = BlobServiceClient.from_connection_string(conn.connection_string)
+                    url = BlobServiceClient.from_connection_string(conn.connection_string).url
+                    self._blob[name] = BlobServiceClient.from_connection_string(
+                        conn.connection_string, **http_options(url)
+                    )
                 elif uri:
-                    self._blob[name] = BlobServiceClient(uri, credential=_credential(conn))
+                    self._blob[name] = BlobServiceClient(
+                        uri, credential=_credential(conn), **http_options(uri)
+                    )
                 else:
                     raise ConfigError(f"connection '{name}' has no blob endpoint: set {name}__blobServiceUri")
             return self._blob[name]
@@ -109,9 +132,12 @@ class Clients:
             uri = conn.queue_service_uri or (None if for_blob_trigger else conn.service_uri)
             client: QueueServiceClient | None = None
             if conn.connection_string:
-                client = QueueServiceClient.from_connection_string(conn.connection_string)
+                url = QueueServiceClient.from_connection_string(conn.connection_string).url
+                client = QueueServiceClient.from_connection_string(
+                    conn.connection_string, **http_options(url)
+                )
             elif uri:
-                client = QueueServiceClient(uri, credential=_credential(conn))
+                client = QueueServiceClient(uri, credential=_credential(conn), **http_options(uri))
             elif not (for_blob_trigger and name != DEFAULT_CONNECTION):
                 raise ConfigError(f"connection '{name}' has no queue endpoint: set {name}__queueServiceUri")
             if client is not None:

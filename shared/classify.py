@@ -1,9 +1,11 @@
 """Classify images: blobs from the images container (one result document each) and the quick test.
 
 Idempotency and order: the result document records the image blob's ETag and last-modified time. A run
-for a blob whose document already answers that ETag changes nothing; documents are only written
+for a blob whose document already answers that ETag changes nothing stored; documents are only written
 conditionally (create-if-absent or replace-if-unchanged); and a document never replaces one for a newer
-version of the blob (``replaces``), whatever order the runs finish in.
+version of the blob (``replaces``), whatever order the runs finish in. The common run is the first for its
+blob, so the document is not read beforehand: the create-if-absent write finds an existing one, which is
+then read and weighed (a repeated run costs one more prediction, a first run one storage call less).
 """
 
 from __future__ import annotations
@@ -85,10 +87,6 @@ class Classifier:
     def classify_blob(self, blob: BlobInfo, data: bytes) -> dict[str, Any]:
         """Classify one blob version and write its result document; return the document now stored."""
         doc_name = documents.document_name(blob.name)
-        existing = read_json(self.results, doc_name)
-        if existing and not replaces(blob, existing.data, lambda: self._current_etag(blob.name)):
-            log.info("results/%s already answers this or a newer version: nothing to do", doc_name)
-            return existing.data
         if doc_name != f"{blob.name}.json":
             error = PermanentError("NameTooLong", length=len(blob.name), limit=documents.MAX_BLOB_NAME,
                                    maximum=documents.MAX_BLOB_NAME - len(".json"))  # fmt: skip
@@ -98,7 +96,7 @@ class Classifier:
                 len(blob.name),
                 doc_name,
             )
-            return self._store(doc_name, documents.error_document(error, blob=blob), existing)
+            return self._store(doc_name, documents.error_document(error, blob=blob), None)
         try:
             document: Document = self._classify(data, blob=blob)
         except PermanentError as error:
@@ -108,9 +106,13 @@ class Classifier:
             isinstance(document, documents.ResultDocument)
             and document.top_probability < self.settings.review_threshold
         ):
-            ensure_container(self.review)
-            self.review.upload_blob(blob.name, data, overwrite=True)
-        return self._store(doc_name, document, existing)
+            self.review_copy(blob.name, data)
+        return self._store(doc_name, document, None)
+
+    def review_copy(self, name: str, data: bytes) -> None:
+        """Keep a low-confidence image in the review container for a person to tag."""
+        ensure_container(self.review)
+        self.review.upload_blob(name, data, overwrite=True)
 
     def record_poisoned(self, message: dict[str, Any]) -> dict[str, Any] | None:
         """After the host gave up on a blob (5 failed tries), write a retryable error document for it.
@@ -200,6 +202,7 @@ class Classifier:
         ensure_container(self.results)
         for _ in range(WRITE_ATTEMPTS):
             if existing and not replaces(ours, existing.data, lambda: self._current_etag(ours.name)):
+                log.info("results/%s already answers this or a newer version: kept", doc_name)
                 return existing.data
             try:
                 write_json(self.results, doc_name, body, if_match=existing.etag if existing else None)

@@ -19,15 +19,25 @@ from msrest.authentication import ApiKeyCredentials
 from shared.errors import PermanentError, PipelineError, from_customvision
 from shared.retry import call_with_retry, limiter_for
 from shared.settings import Settings
+from shared.storage import http_options
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CONNECT_TIMEOUT = 10.0
 
 
-def _configure(client: CustomVisionTrainingClient | CustomVisionPredictionClient, timeout: float) -> None:
+def _configure(
+    client: CustomVisionTrainingClient | CustomVisionPredictionClient, timeout: float, endpoint: str
+) -> None:
     client.config.retry_policy.retries = 0  # the retry logic is ours (shared.retry)
     client.config.connection.timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
+    # the environment's proxies and CA bundle read once, not on every call (shared.storage.http_options)
+    options = http_options(endpoint)
+    client.config.proxies.use_env_settings = False
+    for scheme, proxy in options.get("proxies", {}).items():
+        client.config.proxies.add(scheme, proxy)
+    if "connection_verify" in options:
+        client.config.connection.verify = options["connection_verify"]
 
 
 class CustomVision:
@@ -44,8 +54,8 @@ class CustomVision:
             settings.customvision_prediction_endpoint,
             ApiKeyCredentials(in_headers={"Prediction-key": settings.customvision_prediction_key}),
         )
-        _configure(self.trainer, timeout)
-        _configure(self.predictor, timeout)
+        _configure(self.trainer, timeout, settings.customvision_training_endpoint)
+        _configure(self.predictor, timeout, settings.customvision_prediction_endpoint)
         self._limiter = limiter_for(settings.prediction_max_tps)
         self._project_id: str | None = settings.customvision_project_id
         self._project_lock = threading.Lock()

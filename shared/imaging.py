@@ -3,6 +3,10 @@
 Custom Vision takes JPEG, PNG, GIF and BMP up to 4 MB (prediction) / 6 MB (training), at most 10,240 px
 a side and 25:1 aspect. Anything else Pillow can read (WEBP, TIFF, ...) is converted to JPEG; EXIF
 orientation is applied; big images are downscaled. Images that already fit pass through byte for byte.
+
+The hot path is a JPEG that already fits: for it only the header is read (size, format, EXIF orientation)
+and its end-of-image marker looked for; it is not decoded. A JPEG without that marker (cut short, or with
+data after it) is decoded at 1/8 scale to prove it is whole.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 MAX_JPEG_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
 ACCEPTED_FORMATS = {"JPEG", "PNG", "GIF", "BMP"}  # an MPO (multi-picture JPEG) is re-encoded
 JPEG_QUALITY = 90
+JPEG_END = b"\xff\xd9"  # EOI: the last marker of a complete JPEG
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,8 @@ def normalise(data: bytes, max_bytes: int = PREDICTION_MAX_BYTES) -> NormalisedI
         changes.append(f"downscaled from {width}x{height} to at most {MAX_SIDE} px a side")
     if len(data) > max_bytes and not changes:
         changes.append(f"re-encoded to fit {max_bytes // (1024 * 1024)} MB")
+    if not changes and image.format == "JPEG" and _ends_complete(data):
+        return NormalisedImage(data, width, height, source_format, ())
     if image.format == "JPEG" and (not changes or max(width, height) > MAX_SIDE):
         # Decode at 1/8 scale when the bytes pass through untouched (this only proves they decode), or at
         # the smallest scale that still covers MAX_SIDE when downscaling: far less time and memory.
@@ -127,3 +134,8 @@ def normalise(data: bytes, max_bytes: int = PREDICTION_MAX_BYTES) -> NormalisedI
         image.thumbnail((MAX_SIDE, MAX_SIDE), Image.LANCZOS)
     encoded, final = _encode_jpeg(image, max_bytes, changes)
     return NormalisedImage(encoded, final.width, final.height, source_format, tuple(changes))
+
+
+def _ends_complete(data: bytes) -> bool:
+    """Whether a JPEG's bytes end with the end-of-image marker (some encoders pad with zero bytes)."""
+    return data.rstrip(b"\x00").endswith(JPEG_END)
