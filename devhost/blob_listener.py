@@ -46,6 +46,9 @@ POISON_QUEUE = "webjobs-blobtrigger-poison"
 EVENTGRID_POLLING_SETTING = "DEVHOST_EVENTGRID_POLLING"  # "false": EventGrid-source triggers by events only
 MIN_POLL_SECONDS = 0.2
 MAX_POLL_SECONDS = 2.0
+# No listing while this many versions per worker are queued or running: a version listed now would only
+# wait behind them, and each listing of a large container costs CPU (the listing resumes as they drain).
+BACKLOG_PER_WORKER = 2
 
 
 def quoted_etag(etag: str) -> str:
@@ -195,6 +198,8 @@ class BlobListener:
         while not self._stop.is_set():
             started = time.monotonic()
             for (connection, container, prefix), watches in groups.items():
+                if self._backlog() >= BACKLOG_PER_WORKER * self.options.max_degree_of_parallelism:
+                    break
                 try:
                     self.poll(connection, container, prefix, watches)
                 except Exception:
@@ -202,6 +207,11 @@ class BlobListener:
             self._retry_events()
             elapsed = time.monotonic() - started
             self._stop.wait(min(max(MIN_POLL_SECONDS, 2 * elapsed), MAX_POLL_SECONDS))
+
+    def _backlog(self) -> int:
+        """Versions handed to the worker pool and not finished, over every watch."""
+        with self._lock:
+            return sum(len(watch.active) for watch in self.watches)
 
     def poll(self, connection: str | None, container: str, prefix: str, watches: list[BlobWatch]) -> None:
         client = self.clients.blob(connection).get_container_client(container)
