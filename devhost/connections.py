@@ -16,13 +16,7 @@ from typing import Any
 
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueServiceClient
-from requests import PreparedRequest, Request, Session
-from requests.adapters import HTTPAdapter
-from requests.cookies import RequestsCookieJar
-from requests.sessions import merge_hooks
-from requests.structures import CaseInsensitiveDict
 from requests.utils import get_environ_proxies
-from urllib3.util.retry import Retry
 
 from devhost.config import ConfigError
 
@@ -37,7 +31,7 @@ def http_options(url: str) -> dict[str, Any]:
     read when the client is made and passed on; ~/.netrc is not read (the SDK authenticates itself).
     The client also gets a session of its own that prepares requests with less CPU (LeanSession).
     """
-    options: dict[str, Any] = {"use_env_settings": False, "session": lean_session()}
+    options: dict[str, Any] = {"use_env_settings": False}
     proxies = {k: v for k, v in get_environ_proxies(url).items() if k != "no"}
     if proxies:
         options["proxies"] = proxies
@@ -45,60 +39,6 @@ def http_options(url: str) -> dict[str, Any]:
     if bundle:
         options["connection_verify"] = bundle
     return options
-
-
-class LeanSession(Session):
-    """A requests session that merges its settings into each request without requests' generic merging.
-
-    ``Session.prepare_request`` and ``merge_environment_settings`` merge cookies, headers, params, auth,
-    proxies, stream, verify and cert through ``merge_setting``, whose ``to_key_val_list`` checks a
-    runtime Protocol on every value: about a tenth of a storage call's CPU. With no session cookies,
-    auth or params and the environment not trusted (the SDK clients here), the same merge is done
-    directly; in any other case requests' own code runs.
-    """
-
-    def _plain(self, request: Request | None = None) -> bool:
-        simple = not (self.trust_env or self.cookies or self.auth or self.params)
-        return simple and (request is None or not (request.cookies or request.auth))
-
-    def prepare_request(self, request: Request) -> PreparedRequest:
-        if not self._plain(request):
-            return super().prepare_request(request)
-        headers: CaseInsensitiveDict[Any] = CaseInsensitiveDict(self.headers)
-        headers.update(request.headers or {})
-        for key in [key for key, value in headers.items() if value is None]:
-            del headers[key]
-        prepared = PreparedRequest()
-        prepared.prepare(
-            method=str(request.method).upper(), url=request.url, files=request.files, data=request.data,
-            json=request.json, headers=headers, params=request.params, auth=None,
-            cookies=RequestsCookieJar(), hooks=merge_hooks(request.hooks, self.hooks),
-        )  # fmt: skip
-        return prepared
-
-    def merge_environment_settings(
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
-        if not self._plain():
-            return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        merged = {**self.proxies, **(proxies or {})}
-        return {
-            "proxies": {key: value for key, value in merged.items() if value is not None},
-            "stream": self.stream if stream is None else stream,
-            "verify": self.verify if verify is None else verify,
-            "cert": self.cert if cert is None else cert,
-        }
-
-
-def lean_session() -> LeanSession:
-    """A session set up as azure-core's RequestsTransport sets up its own (environment not trusted,
-    urllib3 retries off: the SDK's retry policy retries), of the leaner kind above."""
-    session = LeanSession()
-    session.trust_env = False
-    adapter = HTTPAdapter(max_retries=Retry(total=False, redirect=False, raise_on_status=False))
-    for scheme in ("http://", "https://"):
-        session.mount(scheme, adapter)
-    return session
 
 
 @dataclass(frozen=True)

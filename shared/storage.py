@@ -18,13 +18,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
-from requests import PreparedRequest, Request, Session
-from requests.adapters import HTTPAdapter
-from requests.cookies import RequestsCookieJar
-from requests.sessions import merge_hooks
-from requests.structures import CaseInsensitiveDict
 from requests.utils import get_environ_proxies
-from urllib3.util.retry import Retry
 
 from shared.settings import Settings
 
@@ -39,7 +33,6 @@ def http_options(url: str) -> dict[str, Any]:
     os.environ), the CA bundle (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE) and ~/.netrc again on every call:
     about half of a storage call's CPU in the pipeline. Here they are read when the client is made and
     passed on; ~/.netrc is not read (an entry there would replace the SDK's own Authorization header).
-    Storage clients also get a session of their own that prepares requests with less CPU (LeanSession).
     """
     options: dict[str, Any] = {"use_env_settings": False}
     proxies = {k: v for k, v in get_environ_proxies(url).items() if k != "no"}
@@ -49,60 +42,6 @@ def http_options(url: str) -> dict[str, Any]:
     if bundle:
         options["connection_verify"] = bundle
     return options
-
-
-class LeanSession(Session):
-    """A requests session that merges its settings into each request without requests' generic merging.
-
-    ``Session.prepare_request`` and ``merge_environment_settings`` merge cookies, headers, params, auth,
-    proxies, stream, verify and cert through ``merge_setting``, whose ``to_key_val_list`` checks a
-    runtime Protocol on every value: about a tenth of a storage call's CPU. With no session cookies,
-    auth or params and the environment not trusted (the SDK clients here), the same merge is done
-    directly; in any other case requests' own code runs.
-    """
-
-    def _plain(self, request: Request | None = None) -> bool:
-        simple = not (self.trust_env or self.cookies or self.auth or self.params)
-        return simple and (request is None or not (request.cookies or request.auth))
-
-    def prepare_request(self, request: Request) -> PreparedRequest:
-        if not self._plain(request):
-            return super().prepare_request(request)
-        headers: CaseInsensitiveDict[Any] = CaseInsensitiveDict(self.headers)
-        headers.update(request.headers or {})
-        for key in [key for key, value in headers.items() if value is None]:
-            del headers[key]
-        prepared = PreparedRequest()
-        prepared.prepare(
-            method=str(request.method).upper(), url=request.url, files=request.files, data=request.data,
-            json=request.json, headers=headers, params=request.params, auth=None,
-            cookies=RequestsCookieJar(), hooks=merge_hooks(request.hooks, self.hooks),
-        )  # fmt: skip
-        return prepared
-
-    def merge_environment_settings(
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
-        if not self._plain():
-            return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        merged = {**self.proxies, **(proxies or {})}
-        return {
-            "proxies": {key: value for key, value in merged.items() if value is not None},
-            "stream": self.stream if stream is None else stream,
-            "verify": self.verify if verify is None else verify,
-            "cert": self.cert if cert is None else cert,
-        }
-
-
-def lean_session() -> LeanSession:
-    """A session set up as azure-core's RequestsTransport sets up its own (environment not trusted,
-    urllib3 retries off: the SDK's retry policy retries), of the leaner kind above."""
-    session = LeanSession()
-    session.trust_env = False
-    adapter = HTTPAdapter(max_retries=Retry(total=False, redirect=False, raise_on_status=False))
-    for scheme in ("http://", "https://"):
-        session.mount(scheme, adapter)
-    return session
 
 
 def _credential(identity: dict[str, str]) -> Any:
@@ -136,23 +75,15 @@ def connect(settings: Settings) -> Storage:
         blobs = BlobServiceClient.from_connection_string(conn, **_TIMEOUTS)
         queues = QueueServiceClient.from_connection_string(conn, **_TIMEOUTS)
         return Storage(
-            BlobServiceClient.from_connection_string(
-                conn, **_TIMEOUTS, **http_options(blobs.url), session=lean_session()
-            ),
-            QueueServiceClient.from_connection_string(
-                conn, **_TIMEOUTS, **http_options(queues.url), session=lean_session()
-            ),
+            BlobServiceClient.from_connection_string(conn, **_TIMEOUTS, **http_options(blobs.url)),
+            QueueServiceClient.from_connection_string(conn, **_TIMEOUTS, **http_options(queues.url)),
         )
     identity = settings.identity
     credential = _credential(identity)
     blob_uri, queue_uri = identity["blobServiceUri"], identity["queueServiceUri"]
     return Storage(
-        BlobServiceClient(
-            blob_uri, credential=credential, **_TIMEOUTS, **http_options(blob_uri), session=lean_session()
-        ),
-        QueueServiceClient(
-            queue_uri, credential=credential, **_TIMEOUTS, **http_options(queue_uri), session=lean_session()
-        ),
+        BlobServiceClient(blob_uri, credential=credential, **_TIMEOUTS, **http_options(blob_uri)),
+        QueueServiceClient(queue_uri, credential=credential, **_TIMEOUTS, **http_options(queue_uri)),
     )
 
 
