@@ -30,7 +30,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import ContentSettings
 from PIL import Image, UnidentifiedImageError
 
-from shared import catalogue
+from shared import catalogue, service_links
 from shared.mirror_manifest import Manifest
 from shared.mirror_plan import MAX_TAG_NAME, md5_of, tag_key
 from shared.retrain_context import StepContext
@@ -93,39 +93,14 @@ RETRIES = urllib3.Retry(total=1, connect=1, read=1, redirect=0, status=0, raise_
 
 
 def download(url: str, pool: urllib3.PoolManager) -> bytes:
-    """GET the image behind the service's own signed link (``originalImageUri``).
-
-    Deliberately not through shared.fetch's SSRF guard: the URL is not a user's but comes from the
-    Custom Vision resource the pipeline is configured with (on Azure a SAS link to the service's storage;
-    locally localvision on a private address, which the guard would refuse). Still only http(s), no
-    redirects, a size bound and a time limit.
-    """
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise ImageNotCopied("ImportDownloadFailed")
+    """The image behind the service's own signed link (``originalImageUri``): no redirects, at most
+    MAX_IMAGE_BYTES (see shared.service_links)."""
     try:
-        response = pool.request("GET", url, preload_content=False, redirect=False, retries=RETRIES)
-    except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
-        log.warning("import: downloading an image failed: %s", type(exc).__name__)
+        return service_links.get(pool, url, MAX_IMAGE_BYTES, RETRIES, "import: an image")
+    except service_links.LinkFailed as failed:
+        if failed.too_large:
+            raise ImageNotCopied("ImportTooLarge", limit=f"{MAX_IMAGE_BYTES // (1024 * 1024)} MB") from None
         raise ImageNotCopied("ImportDownloadFailed") from None
-    complete = False
-    try:
-        if response.status != 200:
-            log.warning("import: an image link answered HTTP %s", response.status)
-            raise ImageNotCopied("ImportDownloadFailed")
-        body = bytearray()
-        while chunk := response.read(64 * 1024):
-            body += chunk
-            if len(body) > MAX_IMAGE_BYTES:
-                raise ImageNotCopied("ImportTooLarge", limit=f"{MAX_IMAGE_BYTES // (1024 * 1024)} MB")
-        complete = True
-        return bytes(body)
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        log.warning("import: reading an image failed: %s", type(exc).__name__)
-        raise ImageNotCopied("ImportDownloadFailed") from None
-    finally:
-        if not complete:  # a body left unread must not go back to the pool with its connection
-            response.close()
-        response.release_conn()
 
 
 def extension_of(data: bytes, url: str) -> str:

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 import urllib3
 
-from shared import catalogue
+from shared import catalogue, service_links
 from shared.documents import utc_now
 from shared.errors import PermanentError, TransientError
 from shared.model_pointer import Label, ModelPointer, model_blob_name, store_model, zip_sha1
@@ -29,12 +28,10 @@ log = logging.getLogger(__name__)
 PLATFORM = "ONNX"
 FLAVOR: str | None = None  # the default flavor: opset 17 (localvision) / the service's current default
 MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
-DOWNLOAD_TIMEOUT = urllib3.Timeout(connect=10.0, read=60.0)
 # The service's codes for "this project's domain cannot export to this platform".
 NOT_EXPORTABLE = frozenset({"BadRequestProjectUnsupportedExportPlatform", "ErrorExporterInvalidPlatform"})
-_http = urllib3.PoolManager(
-    retries=urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=3)
-)
+RETRIES = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0, redirect=3)
+_http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=10.0, read=60.0))
 
 
 class ExportStep:
@@ -118,27 +115,9 @@ def _kept(run: Run, code: str, message: str | None = None) -> Step:
 
 
 def download(uri: str | None) -> bytes:
-    """The zip behind the service's download link: a plain GET without a key, at most MAX_DOWNLOAD_BYTES."""
-    limit = f"{MAX_DOWNLOAD_BYTES // 2**20} MB"
-    if not uri or urlsplit(uri).scheme.lower() not in ("http", "https"):
-        log.warning("the export's downloadUri is not an http(s) URL")
-        raise TransientError("ModelDownloadFailed", limit=limit)
+    """The zip behind the service's download link: a plain GET without a key, following up to 3 redirects,
+    at most MAX_DOWNLOAD_BYTES (see shared.service_links)."""
     try:
-        response = _http.request("GET", uri, preload_content=False, timeout=DOWNLOAD_TIMEOUT)
-        try:
-            if response.status != 200:
-                log.warning("downloading the export answered HTTP %s", response.status)
-                raise TransientError("ModelDownloadFailed", limit=limit)
-            chunks, size = [], 0
-            for chunk in response.stream(1024 * 1024):
-                size += len(chunk)
-                if size > MAX_DOWNLOAD_BYTES:
-                    log.warning("the export is larger than %s", limit)
-                    raise TransientError("ModelDownloadFailed", limit=limit)
-                chunks.append(chunk)
-            return b"".join(chunks)
-        finally:
-            response.release_conn()
-    except urllib3.exceptions.HTTPError as error:
-        log.warning("downloading the export failed: %s", type(error).__name__)
-        raise TransientError("ModelDownloadFailed", limit=limit) from None
+        return service_links.get(_http, uri, MAX_DOWNLOAD_BYTES, RETRIES, "the export's download")
+    except service_links.LinkFailed:
+        raise TransientError("ModelDownloadFailed", limit=f"{MAX_DOWNLOAD_BYTES // 2**20} MB") from None

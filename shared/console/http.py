@@ -88,10 +88,6 @@ class Unprocessable(ConsoleError):
     status = 422
 
 
-class Unavailable(ConsoleError):
-    status = 503
-
-
 def respond(
     status: int, body: bytes, content_type: str, headers: Mapping[str, str] | None = None
 ) -> ConsoleResponse:
