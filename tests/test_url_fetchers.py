@@ -4,7 +4,6 @@ invalid URL is a clear error, and a redirect to an address that embeds loopback 
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from localvision import urlfetch
 from localvision.exceptions import BadRequest
 from shared import fetch
+from tests.support.http_server import serving
 
 
 class _Redirects(http.server.BaseHTTPRequestHandler):
@@ -29,12 +29,8 @@ class _Redirects(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirects)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(_Redirects) as url:
+        yield url
 
 
 def test_a_redirect_to_an_invalid_url_is_a_clear_error_in_both_fetchers(server):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import http.server
 import io
-import threading
 import time
 from collections.abc import Iterator
 
@@ -22,6 +21,7 @@ from msrest.authentication import ApiKeyCredentials
 from PIL import Image
 
 from tests.conftest import PREDICTION_KEY, TRAINING_KEY
+from tests.support.http_server import serving
 
 PREDICTION_RESOURCE_ID = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
@@ -119,11 +119,5 @@ def serve_files(files: dict[str, bytes]) -> Iterator[str]:
         def log_message(self, *args) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url

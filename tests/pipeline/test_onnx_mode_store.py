@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +14,7 @@ from shared import catalogue, retrain_export
 from shared.errors import TransientError
 from shared.model_pointer import POINTER_BLOB, Label, ModelPointer, store_model, zip_sha1
 from tests.pipeline.conftest import unique
+from tests.support.http_server import serving
 
 BODY = b"PK\x03\x04 not really a zip, but bytes to fetch" * 1000
 
@@ -40,12 +40,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def link_server() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Handler) as url:
+        yield url
 
 
 def test_the_download_link_is_fetched_without_a_key_following_a_redirect(link_server: str) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.server
 import io
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from PIL import Image
 from shared import fetch
 from tests.pipeline.conftest import base_settings, http_request, response_json, train_and_publish, unique
 from tests.pipeline.contract_checks import check_reply
+from tests.support.http_server import serving
 
 
 @pytest.fixture(scope="module")
@@ -123,12 +123,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(_Handler) as url:
+        yield url
 
 
 def _png() -> bytes:
