@@ -124,31 +124,47 @@ def measure_retrain(stack: LocalStack, plan: Plan, root: Path) -> dict[str, Any]
     return out
 
 
-def measure_pipeline(
-    stack: LocalStack, plan: Plan, root: Path, probe_file: Path, project_id: str, concurrency: int
-) -> dict:
+def fruit_sources(root: Path) -> list[photos.Photo]:
+    return photos.test_photos(root) + photos.training(root) + photos.more_training(root)
+
+
+def expected_tags(batch: list[photos.Photo]) -> dict[str, str | None]:
+    """Each copy's fruit: its folder's tag, or the test photo's it was copied from."""
+    return {p.name: p.tag or photos.TEST_TAGS.get(p.name.rsplit("-", 1)[-1]) for p in batch}
+
+
+def measure_burst(
+    stack: LocalStack, plan: Plan, root: Path, probe_file: Path, prefix: str
+) -> tuple[list[photos.Photo], Any, dict[str, Any]]:
+    """A warm-up, then a burst of ``plan.images`` distinct fruit photos: the photos, the drop and its
+    analysis with CPU per photo of every process and devhost's polling CPU per photo."""
     images, results = pipeline.containers(stack.conn_str, stack.values)
-    sources = photos.test_photos(root) + photos.training(root) + photos.more_training(root)
-
-    def expected(batch: list[photos.Photo]) -> dict[str, str | None]:
-        return {p.name: p.tag or photos.TEST_TAGS.get(p.name.rsplit("-", 1)[-1]) for p in batch}
-
-    warm = photos.copies(sources, 8, "warm-")
-    log.info("pipeline: warm-up with %d photos", len(warm))
+    sources = fruit_sources(root)
+    label = prefix.rstrip("-") or "pipeline"
+    warm = photos.copies(sources, 8, f"{prefix}warm-")
+    log.info("%s: warm-up with %d photos", label, len(warm))
     pipeline.wait_for_documents(results, pipeline.burst(images, warm), timeout=120)
-
-    batch = photos.copies(sources, plan.images, "burst-")
+    batch = photos.copies(sources, plan.images, f"{prefix}burst-")
     pids = process_ids(stack)
-    log.info("pipeline: burst of %d photos", plan.images)
+    log.info("%s: burst of %d photos", label, plan.images)
     cpu_before = procs.cpu_snapshot(pids)
     drop = pipeline.burst(images, batch)
     pipeline.wait_for_documents(results, drop, timeout=120 + plan.images)
     cpu_burst = procs.cpu_used(cpu_before, procs.cpu_snapshot(pids))
-    burst = pipeline.analyse(drop, pipeline.read_probe(probe_file), expected(batch))
+    burst = pipeline.analyse(drop, pipeline.read_probe(probe_file), expected_tags(batch))
     burst["cpuSecondsPerImage"] = {name: used / plan.images for name, used in cpu_burst.items()}
     burst["pollCpuPerImage"] = (
         pipeline.poll_cpu(probe_file, drop.first_upload_started, burst["ended"]) / plan.images
     )
+    return batch, drop, burst
+
+
+def measure_pipeline(
+    stack: LocalStack, plan: Plan, root: Path, probe_file: Path, project_id: str, concurrency: int
+) -> dict:
+    images, results = pipeline.containers(stack.conn_str, stack.values)
+    batch, drop, burst = measure_burst(stack, plan, root, probe_file, "")
+    pids = process_ids(stack)
 
     log.info("localvision alone: the same %d photos from %d threads", plan.images, concurrency)
     cpu_before = procs.cpu_snapshot(pids)
@@ -162,11 +178,11 @@ def measure_pipeline(
     cpu_alone = procs.cpu_used(cpu_before, procs.cpu_snapshot(pids))
 
     rate = max(0.5, burst["perSecond"] / 2)
-    paced_batch = photos.copies(sources, plan.paced, "paced-")
+    paced_batch = photos.copies(fruit_sources(root), plan.paced, "paced-")
     log.info("pipeline: %d photos one by one at %.1f/s", plan.paced, rate)
     drop = pipeline.paced(images, paced_batch, rate)
     pipeline.wait_for_documents(results, drop, timeout=120 + plan.paced)
-    paced = pipeline.analyse(drop, pipeline.read_probe(probe_file), expected(paced_batch))
+    paced = pipeline.analyse(drop, pipeline.read_probe(probe_file), expected_tags(paced_batch))
     paced["rate"] = rate
     return {
         "blobParallelism": concurrency,
@@ -202,24 +218,7 @@ def measure_onnx(
     stack.start_devhost(
         {**stack.overrides, "CLASSIFIER_MODE": "onnx"}, host_json=config, runner=probe.runner(probe_file)
     )
-    images, results = pipeline.containers(stack.conn_str, stack.values)
-    sources = photos.test_photos(root) + photos.training(root) + photos.more_training(root)
-    warm = photos.copies(sources, 8, "onnx-warm-")
-    log.info("onnx: warm-up with %d photos", len(warm))
-    pipeline.wait_for_documents(results, pipeline.burst(images, warm), timeout=120)
-    batch = photos.copies(sources, plan.images, "onnx-burst-")
-    pids = process_ids(stack)
-    log.info("onnx: burst of %d photos", plan.images)
-    cpu_before = procs.cpu_snapshot(pids)
-    drop = pipeline.burst(images, batch)
-    pipeline.wait_for_documents(results, drop, timeout=120 + plan.images)
-    cpu_burst = procs.cpu_used(cpu_before, procs.cpu_snapshot(pids))
-    expected = {p.name: p.tag or photos.TEST_TAGS.get(p.name.rsplit("-", 1)[-1]) for p in batch}
-    burst = pipeline.analyse(drop, pipeline.read_probe(probe_file), expected)
-    burst["cpuSecondsPerImage"] = {name: used / plan.images for name, used in cpu_burst.items()}
-    burst["pollCpuPerImage"] = (
-        pipeline.poll_cpu(probe_file, drop.first_upload_started, burst["ended"]) / plan.images
-    )
+    batch, drop, burst = measure_burst(stack, plan, root, probe_file, "onnx-")
     burst["onnxDocuments"] = sum(
         1 for d in drop.documents.values() if (d.get("model") or {}).get("source") == "onnx"
     )
