@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
@@ -20,9 +20,11 @@ from shared import documents, imaging
 from shared.customvision import CustomVision
 from shared.documents import BlobInfo, Document, QuickSource
 from shared.errors import PermanentError, TransientError
-from shared.model_store import ModelStore
 from shared.settings import Settings
 from shared.storage import JsonBlob, Storage, ensure_container, read_json, write_json
+
+if TYPE_CHECKING:  # onnx mode's model store imports onnxruntime: not loaded in service mode
+    from shared.model_store import ModelStore
 
 log = logging.getLogger(__name__)
 WRITE_ATTEMPTS = 5

@@ -10,16 +10,18 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared import api
 from shared.classify import Classifier
 from shared.console import ConsoleApi
 from shared.customvision import CustomVision
-from shared.model_store import ModelStore
 from shared.retrain import Retrainer
 from shared.settings import Settings, load_settings
 from shared.storage import Storage, connect
+
+if TYPE_CHECKING:
+    from shared.model_store import ModelStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,6 +60,8 @@ class Pipeline:
         """Onnx mode: the instance's current model (loaded once, swapped when current.json changes)."""
         if self.settings.classifier_mode != "onnx":
             return None
+        from shared.model_store import ModelStore  # onnxruntime and numpy: imported in onnx mode only
+
         container = self.storage.container(self.settings.pipeline_container)
         return self._once("model_store", lambda: ModelStore(self.settings, container))
 

@@ -19,7 +19,6 @@ from shared import catalogue, service_links
 from shared.documents import utc_now
 from shared.errors import PermanentError, TransientError
 from shared.model_pointer import Label, ModelPointer, model_blob_name, store_model, zip_sha1
-from shared.onnx_model import OnnxClassifier
 from shared.retrain_context import StepContext
 from shared.run_record import Export, RunError, Step
 from shared.runs import Run
@@ -76,6 +75,8 @@ class ExportStep:
         record = run.record
         pid, published = record.project_id, record.published
         data = download(uri)
+        from shared.onnx_model import OnnxClassifier  # onnxruntime: imported only when a model is exported
+
         try:
             classifier = OnnxClassifier.load(data)
         except PermanentError as error:  # a Model* code: the zip is not one the pipeline can use

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import azure.functions as func
@@ -89,6 +91,17 @@ def test_every_setting_has_a_description_and_a_safe_default_or_is_required():
 
 
 # --- trigger metadata --------------------------------------------------------------------------------
+
+
+def test_service_mode_starts_without_onnxruntime_or_numpy():
+    """Service mode's cold start does not pay for onnx mode's runtime (the import-time budget)."""
+    probe = "import sys, function_app; print('onnxruntime' in sys.modules, 'numpy' in sys.modules)"
+    env = {**VALID, "CLASSIFIER_MODE": "service", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
 
 
 def test_triggers_and_bindings(load_app):
