@@ -132,6 +132,11 @@ def figures_rows(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 "ms",
             ),
             figure("onnx mode: CPU per photo, all processes but Azurite", onnx["cpuPerImage"], "ms"),
+            figure(
+                "  onnx: ratio to the bare model with its decode + preprocess",
+                onnx["cpuRatioWithPreprocess"],
+                "x",
+            ),
         ]
         rows += stage_rows("onnx", ob, onnx["cpuRatio"], "bare model")
     for stage, values in paced["stages"].items():

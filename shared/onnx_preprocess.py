@@ -82,7 +82,7 @@ class Preprocessing:
                 if image.width * image.height > MAX_DECODED_PIXELS:
                     raise PermanentError("ImageTooLarge", limit=f"at most {MAX_DECODED_PIXELS:,} pixels")
                 image.load()
-                image = ImageOps.exif_transpose(image)
+                ImageOps.exif_transpose(image, in_place=True)  # no copy when upright
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
             raise PermanentError("NotAnImage") from None
         return _rgb(image)
