@@ -140,6 +140,8 @@ class BlobListener:
                 )
             receipts = self.store.load(spec.function_id)
             watch = BlobWatch(spec, connection, container, prefix, pattern, receipts, source, polled)
+            if not polled:
+                _resume_failed(watch)
             self.watches.append(watch)
 
     def eventgrid_watch(self, function_name: str) -> BlobWatch | None:
@@ -349,6 +351,16 @@ class BlobListener:
         )  # fmt: skip
         self.store.write(watch.spec.function_id, key, attempts=attempts, complete=True, outcome="poisoned")
         self._finish(watch, key)
+
+
+def _resume_failed(watch: BlobWatch) -> None:
+    """Versions an earlier run saw fail and did not poison are tried again, as the host's internal queue
+    would still hold their messages; an unpolled watch would otherwise never see them again."""
+    for key in watch.receipts.attempts:
+        container, name, _etag = key
+        match = watch.pattern.match(name) if container == watch.container else None
+        if match is not None:
+            watch.pending[key] = match.groupdict()
 
 
 def _properties(props: Any) -> dict[str, Any]:

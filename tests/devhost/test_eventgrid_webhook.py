@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import requests
+from azure.core.exceptions import ResourceNotFoundError
 
 from tests.devhost.conftest import FUNCTION_KEY, MASTER_KEY, peek_json
 from tests.devhost.eventgrid_events import BLOBS_EXTENSION_KEY, blob_event, validation_event, webhook_url
@@ -130,3 +131,31 @@ def test_wrong_requests_get_clear_4xx_answers(scenario, devhost):
         assert (response.status_code, words in response.text) == (status, True), (body, response.text)
     assert requests.get(url, headers=NOTIFY, timeout=10).status_code == 405
     assert scenario.events("started") == []
+
+
+def test_a_version_that_failed_before_a_restart_is_tried_again_after_it(scenario, devhost):
+    """Polling off, nothing lists the container: only the failures recorded in the receipt bring the
+    version back after a crash (in Azure the host's internal queue still holds its message)."""
+    host, watched = _start(scenario, devhost, {"extensions": {"blobs": {"poisonBlobThreshold": 4}}})
+    blob = watched.upload_blob("fail-me.txt", b"boom")
+    etag = blob.get_blob_properties().etag.strip('"')
+    receipt = scenario.blobs.get_blob_client(
+        "azure-webjobs-hosts",
+        f"blobreceipts/{scenario.name('host')}/Host.Functions.on_blob/{etag}/{watched.container_name}/fail-me.txt",
+    )
+    requests.post(webhook_url(host.url, "on_blob"), json=[blob_event(blob.url)], headers=NOTIFY, timeout=10)
+
+    def attempts() -> int:
+        try:
+            return int(receipt.get_blob_properties().metadata["Attempts"])
+        except ResourceNotFoundError:
+            return 0
+
+    wait_until(lambda: attempts() >= 2, 30, "two failed attempts in the receipt")
+    host.kill()  # the third attempt was due 1 s after the second failed
+    assert attempts() == 2 and len(scenario.events("started", "fail-me.txt")) == 2
+
+    host.start()
+    wait_until(lambda: peek_json(scenario.conn_str, POISON_QUEUE), 60, "the poison message after the restart")
+    assert len(scenario.events("started", "fail-me.txt")) == 4
+    assert receipt.get_blob_properties().metadata == {"Attempts": "4", "Outcome": "poisoned"}
