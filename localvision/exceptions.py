@@ -99,6 +99,10 @@ TAG_NAME = _bad("BadRequestTagName", "A tag name must have 1 to 256 characters")
 TAG_NAME_NOT_UNIQUE = _bad("BadRequestTagNameNotUnique", "The project already has a tag named '{name}'")
 TAG_TYPE = _bad("BadRequestTagType", "Tag type '{value}' is not one of {known}")
 MULTIPLE_NEGATIVE = _bad("BadRequestMultipleNegativeTag", "The project already has a Negative tag")
+NEGATIVE_AND_REGULAR = _bad(
+    "BadRequestNegativeAndRegularTagOnSameImage",
+    "Image {image_id} would have the Negative tag and another tag; an image is either negative or tagged",
+)
 MULTIPLE_GENERAL_PRODUCT = _bad(
     "BadRequestMultipleGeneralProductTag", "The project already has a GeneralProduct tag"
 )

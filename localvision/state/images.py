@@ -60,6 +60,12 @@ def _select(project: Project, query: ImageQuery) -> list[Image]:
     return images[::-1] if order == "newest" else images
 
 
+def _negative_with_regular(project: Project, tag_ids: Iterable[str]) -> bool:
+    """Whether the tags put the Negative tag beside another tag (the service refuses that on an image)."""
+    types = {project.tags[tag_id].type for tag_id in tag_ids if tag_id in project.tags}
+    return "Negative" in types and len(types) > 1
+
+
 class ImageService:
     def __init__(self, registry: Registry, tier: Tier | None) -> None:
         self._registry = registry
@@ -91,6 +97,8 @@ class ImageService:
                     failure = "ErrorInvalidTag"
                 if failure is None and len(wanted) > MAX_TAGS_PER_IMAGE:
                     failure = "ErrorTagLimitExceed"
+                if failure is None and _negative_with_regular(project, wanted):
+                    failure = "ErrorNegativeAndRegularTagOnSameImage"
                 if failure is None and self._tier and len(project.images) >= self._tier.max_images:
                     failure = "ErrorLimitExceed"
                 if failure is not None:
@@ -174,9 +182,13 @@ class ImageService:
         summary: dict[str, list[tuple[str, str]]] = {"created": [], "duplicated": [], "exceeded": []}
         with self._registry.lock:
             project = self._registry.project(project_id)
+            after: dict[str, set[str]] = {}
             for image_id, tag_id in pairs:  # check everything first: a refused call changes nothing
-                project.image(image_id)
-                project.tag(tag_id)
+                image, tag = project.image(image_id), project.tag(tag_id)
+                after.setdefault(image.id, set(image.tags)).add(tag.id)
+            for image_id, tag_ids in after.items():
+                if _negative_with_regular(project, tag_ids):
+                    raise errors.NEGATIVE_AND_REGULAR.error(image_id=image_id)
             for image_id, tag_id in pairs:
                 image, tag = project.image(image_id), project.tag(tag_id)
                 if tag.id in image.tags:

@@ -178,6 +178,32 @@ def test_image_tags_can_be_added_and_removed(training, project):
     assert training.get_untagged_image_count(project.id) == 1
 
 
+def test_an_image_is_either_negative_or_tagged(training, project):
+    """The service refuses the Negative tag beside another tag: per image on upload, for the whole call when
+    tagging (nothing of a refused call is applied)."""
+    red = training.create_tag(project.id, "red")
+    negative = training.create_tag(project.id, "none of these", type="Negative")
+    both = training.create_images_from_data(project.id, image_bytes(seed=11), tag_ids=[red.id, negative.id])
+    assert both.is_batch_successful is False
+    assert [image.status for image in both.images] == ["ErrorNegativeAndRegularTagOnSameImage"]
+    assert training.get_image_count(project.id) == 0
+
+    negative_id = training.create_images_from_data(project.id, image_bytes(seed=12), tag_ids=[negative.id])
+    negative_id = negative_id.images[0].image.id
+    red_id = training.create_images_from_data(project.id, image_bytes(seed=13), tag_ids=[red.id]).images[0]
+    red_id = red_id.image.id
+    pairs = [
+        ImageTagCreateEntry(image_id=red_id, tag_id=negative.id),
+        ImageTagCreateEntry(image_id=negative_id, tag_id=red.id),
+    ]
+    with pytest.raises(CustomVisionErrorException) as caught:
+        training.create_image_tags(project.id, tags=pairs)
+    assert caught.value.response.status_code == 400
+    assert caught.value.error.code == "BadRequestNegativeAndRegularTagOnSameImage"
+    assert red_id in caught.value.error.message
+    assert {t.name: t.image_count for t in training.get_tags(project.id)} == {"red": 1, "none of these": 1}
+
+
 def test_update_image_metadata(training, project):
     image_id = training.create_images_from_data(project.id, image_bytes(seed=8)).images[0].image.id
     summary = training.update_image_metadata(project.id, [image_id], {"source": "camera-1"})
