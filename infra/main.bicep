@@ -63,6 +63,10 @@ param retrainSchedule string = '0 0 3 * * *'
 ])
 param storageSku string = 'Standard_LRS'
 
+@description('Days a review image discarded in the console is kept (for undo) before storage deletes it.')
+@minValue(1)
+param consoleDiscardRetentionDays int = 30
+
 var abbrs = loadJsonContent('./abbreviations.json')
 // Rate budget: the prediction tier decides how far the app scales out and how many prediction calls per
 // second each instance makes, so that instances x per-instance limit stays within the account's rate
@@ -122,6 +126,9 @@ module storage 'core/storage.bicep' = {
     queueNames: [
       retrainQueueName
     ]
+    // shared/console/areas.py DISCARDED_PREFIX, in the pipeline container
+    discardedPrefix: '${pipelineContainers.pipeline}/console/discarded/'
+    discardRetentionDays: consoleDiscardRetentionDays
   }
 }
 

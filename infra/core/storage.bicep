@@ -8,6 +8,10 @@ param skuName string = 'Standard_LRS'
 param containerNames array
 @description('Queues to create; the Functions host creates the -poison queues itself.')
 param queueNames array
+@description('container/path/ of the images the console discarded: kept for undo, then deleted by a lifecycle rule.')
+param discardedPrefix string
+@minValue(1)
+param discardRetentionDays int = 30
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -62,6 +66,40 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
     containerDeleteRetentionPolicy: {
       enabled: true
       days: 7
+    }
+  }
+}
+
+// Nothing in the app deletes discarded images (undo needs them); storage does, once they are old enough.
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          name: 'delete-console-discards'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: [
+                'blockBlob'
+              ]
+              prefixMatch: [
+                discardedPrefix
+              ]
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: discardRetentionDays
+                }
+              }
+            }
+          }
+        }
+      ]
     }
   }
 }

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.console.areas import DISCARDED_PREFIX
 from shared.settings import SETTINGS
 from tests.infra.bicep import (
     INFRA,
@@ -82,6 +83,26 @@ def test_containers_and_queue_match_the_settings_defaults() -> None:
     expected = {("pipelineContainers", key) for key in containers} | {"deploymentContainerName"}
     assert created == expected, f"containers created {created} != {expected}"
     assert storage_params["queueNames"] == ["retrainQueueName"]
+
+
+def test_discarded_review_images_expire_by_a_lifecycle_rule() -> None:
+    """The console keeps discarded images for undo and never deletes them; storage does, days later."""
+    main = parse(INFRA / "main.bicep")
+    params = main["modules"]["storage"]["config"]["params"]
+    pipeline = main["variables"]["pipelineContainers"]["value"]["pipeline"]
+    prefix = params["discardedPrefix"].replace("${pipelineContainers.pipeline}", pipeline)
+    pipeline_default = next(s.default for s in SETTINGS if s.name == "PIPELINE_CONTAINER")
+    assert prefix == f"{pipeline_default}/{DISCARDED_PREFIX}"
+    assert params["discardRetentionDays"] == "consoleDiscardRetentionDays"
+    assert main["parameters"]["consoleDiscardRetentionDays"]["default"] == 30
+
+    _, policy = only_resource("Microsoft.Storage/storageAccounts/managementPolicies")
+    [rule] = policy["config"]["properties"]["policy"]["rules"]
+    assert (rule["enabled"], rule["type"]) == (True, "Lifecycle")
+    assert rule["definition"]["filters"] == {"blobTypes": ["blockBlob"], "prefixMatch": ["discardedPrefix"]}
+    assert rule["definition"]["actions"] == {
+        "baseBlob": {"delete": {"daysAfterModificationGreaterThan": "discardRetentionDays"}}
+    }
 
 
 def test_flex_consumption_python_311_with_identity_deployment() -> None:
