@@ -1,8 +1,9 @@
 """The pipeline against a pricing tier's prediction rate: ``python -m bench --tier F0|S0``.
 
 localvision runs with ``--tier`` (it answers 429 above the tier's rate, as the service does) and devhost,
-the one local instance, with the budget the deployment gives the whole app: ``maximumInstanceCount`` x
-``PREDICTION_MAX_TPS`` from infra/rate-budget.json (F0 1 x 1.96/s, S0 2 x 9.8/s). The pipeline predicts
+the one local instance, with the budget the deployment gives the blob trigger: ``maximumInstanceCount`` x
+``PREDICTION_MAX_TPS`` from infra/rate-budget.json (F0 1 x 1.94/s, S0 2 x 9.7/s; the quick test's own
+share, ``QUICKTEST_MAX_TPS``, stays unused). The pipeline predicts
 with ``classify_image_with_no_store``, so the tier's rate is the ``/nostore`` one (F0 2/s, S0 20/s). A
 burst of distinct photos (the fruit photos cycled under new names) goes in at once; the figure is the
 sustained rate at which result documents are written, from the first to the last (so the model's first

@@ -69,8 +69,10 @@ param consoleDiscardRetentionDays int = 30
 
 var abbrs = loadJsonContent('./abbreviations.json')
 // Rate budget: the prediction tier decides how far the app scales out and how many prediction calls per
-// second each instance makes, so that instances x per-instance limit stays within the account's rate
-// (docs/deploy.md, "Rate budget"). One table, read by the tests and the benchmark too.
+// second each instance makes. Flex Consumption applies maximumInstanceCount to each scale group: the blob
+// trigger's instances and the HTTP functions' (the quick test) count apart, so instances x (pipeline limit
+// + quick-test limit) stays within the account's rate (docs/deploy.md, "Rate budget"). One table, read by
+// the tests and the benchmark too.
 var rateBudgets = loadJsonContent('./rate-budget.json')
 var rateBudget = rateBudgets[customVisionSku]
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -203,6 +205,7 @@ module functionApp 'app/function.bicep' = {
     publishedName: publishedName
     retrainSchedule: retrainSchedule
     predictionMaxTps: string(rateBudget.predictionMaxTps)
+    quickTestMaxTps: string(rateBudget.quickTestMaxTps)
   }
 }
 
@@ -254,3 +257,4 @@ output CUSTOMVISION_PREDICTION_ENDPOINT string = customVision.outputs.prediction
 output CUSTOMVISION_PREDICTION_RESOURCE_ID string = customVision.outputs.predictionResourceId
 output FUNCTION_MAXIMUM_INSTANCE_COUNT int = rateBudget.maximumInstanceCount
 output PREDICTION_MAX_TPS string = string(rateBudget.predictionMaxTps)
+output QUICKTEST_MAX_TPS string = string(rateBudget.quickTestMaxTps)

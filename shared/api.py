@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,9 +130,9 @@ def quick_test(classifier: Classifier, settings: Settings, body: bytes, content_
     try:
         document = classifier.quick_test(data, source)
     except TransientError as error:
-        retry = str(int(error.retry_after or 5))
+        retry = str(math.ceil(error.retry_after or 5))
         body_ = {"error": {"code": error.code, "message": error.message, "retryable": True}}
-        return Reply(503, body_, {"Retry-After": retry})
+        return Reply(429 if error.code == "QuickTestBusy" else 503, body_, {"Retry-After": retry})
     if isinstance(document, documents.ResultDocument):
         return Reply(200, documents.as_json(document))
     code = document.error.code

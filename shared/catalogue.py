@@ -148,6 +148,12 @@ _ENTRIES = (
         retryable=True,
     ),
     Entry(
+        "QuickTestBusy",
+        "The quick test may call Custom Vision {rate} times a second per instance (QUICKTEST_MAX_TPS), so "
+        "that the pipeline keeps its own prediction rate: try again in {seconds} s",
+        retryable=True,
+    ),
+    Entry(
         "ServiceError",
         "Custom Vision answered HTTP {status}: try again later; the function's log has the details",
         retryable=True,

@@ -162,7 +162,7 @@ class Classifier:
             model = self.models.current()
             info, predictions = model.info, model.predictions(image.data)
         else:
-            info, predictions = self._predict(image.data)
+            info, predictions = self._predict(image.data, quick_test=source is not None)
         threshold = self.settings.prediction_threshold
         return documents.ResultDocument(
             model=info,
@@ -174,13 +174,18 @@ class Classifier:
             source=source,
         )
 
-    def _predict(self, data: bytes) -> tuple[documents.ModelInfo, list[documents.Prediction]]:
-        """Service mode: the published iteration's prediction, over HTTP."""
+    def _predict(
+        self, data: bytes, *, quick_test: bool
+    ) -> tuple[documents.ModelInfo, list[documents.Prediction]]:
+        """Service mode: the published iteration's prediction, over HTTP, in the pipeline's rate budget or the
+        quick test's."""
         project_id = self.cv.project_id(create=False)
         published = self.settings.published_name
         try:
             result = self.cv.prediction(
-                lambda p: p.classify_image_with_no_store(project_id, published, data), "classify"
+                lambda p: p.classify_image_with_no_store(project_id, published, data),
+                "classify",
+                quick_test=quick_test,
             )
         except PermanentError as error:
             raise self._explain(error, project_id) from error

@@ -8,6 +8,7 @@ errors (shared.errors), and prediction calls also wait for the client-side rate 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -16,7 +17,7 @@ from azure.cognitiveservices.vision.customvision.prediction import CustomVisionP
 from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
 from msrest.authentication import ApiKeyCredentials
 
-from shared.errors import PermanentError, PipelineError, from_customvision
+from shared.errors import PermanentError, PipelineError, TransientError, from_customvision
 from shared.retry import call_with_retry, limiter_for
 from shared.settings import Settings
 from shared.storage import http_options
@@ -24,6 +25,8 @@ from shared.storage import http_options
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CONNECT_TIMEOUT = 10.0
+# A quick test whose turn under QUICKTEST_MAX_TPS is further off than this is answered 429 at once.
+QUICK_TEST_MAX_WAIT_SECONDS = 2.0
 
 
 def _configure(
@@ -56,7 +59,8 @@ class CustomVision:
         )
         _configure(self.trainer, timeout, settings.customvision_training_endpoint)
         _configure(self.predictor, timeout, settings.customvision_prediction_endpoint)
-        self._limiter = limiter_for(settings.prediction_max_tps)
+        self._limiter = limiter_for("PREDICTION_MAX_TPS", settings.prediction_max_tps)
+        self._quick_limiter = limiter_for("QUICKTEST_MAX_TPS", settings.quicktest_max_tps)
         self._project_id: str | None = settings.customvision_project_id
         self._project_lock = threading.Lock()
 
@@ -72,9 +76,26 @@ class CustomVision:
             what=what,
         )
 
-    def prediction(self, fn: Callable[[CustomVisionPredictionClient], T], what: str) -> T:
+    def prediction(
+        self, fn: Callable[[CustomVisionPredictionClient], T], what: str, *, quick_test: bool = False
+    ) -> T:
+        """A prediction call within its budget: the pipeline's (PREDICTION_MAX_TPS: it waits its turn) or the
+        quick test's (QUICKTEST_MAX_TPS: QuickTestBusy at once when its turn is further off than a user
+        should wait; a retry after a failed call waits its turn)."""
+        limiter = self._quick_limiter if quick_test else self._limiter
+        has_slot = False
+        if quick_test:
+            wait = limiter.try_acquire(QUICK_TEST_MAX_WAIT_SECONDS)
+            if wait is not None:
+                rate = f"{self.settings.quicktest_max_tps:g}"
+                raise TransientError("QuickTestBusy", retry_after=wait, rate=rate, seconds=math.ceil(wait))
+            has_slot = True
+
         def limited() -> T:
-            self._limiter.acquire()
+            nonlocal has_slot
+            if not has_slot:
+                limiter.acquire()
+            has_slot = False
             return fn(self.predictor)
 
         return call_with_retry(

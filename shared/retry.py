@@ -96,14 +96,34 @@ class RateLimiter:
         if wait > 0:
             sleep(wait)
 
+    def try_acquire(self, max_wait: float, sleep: Callable[[float], None] = time.sleep) -> float | None:
+        """Take a slot if one comes within ``max_wait`` seconds (waiting for it) and return None; else
+        take nothing and return the seconds until a slot is free."""
+        if self.rate <= 0:
+            return None
+        with self._lock:
+            now = self._clock()
+            tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            wait = 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+            if wait > max_wait:
+                self._tokens = tokens
+                return wait
+            self._tokens = tokens - 1.0
+        if wait > 0:
+            sleep(wait)
+        return None
 
-_limiters: dict[float, RateLimiter] = {}
+
+_limiters: dict[tuple[str, float], RateLimiter] = {}
 _limiters_lock = threading.Lock()
 
 
-def limiter_for(rate: float) -> RateLimiter:
-    """The process-wide limiter for PREDICTION_MAX_TPS (one per rate, shared by all threads)."""
+def limiter_for(purpose: str, rate: float) -> RateLimiter:
+    """The process-wide limiter of one budget (``purpose``) at ``rate``, shared by all threads; budgets
+    with the same rate still get limiters of their own."""
     with _limiters_lock:
-        if rate not in _limiters:
-            _limiters[rate] = RateLimiter(rate)
-        return _limiters[rate]
+        key = (purpose, rate)
+        if key not in _limiters:
+            _limiters[key] = RateLimiter(rate)
+        return _limiters[key]

@@ -154,6 +154,14 @@ SETTINGS: tuple[Setting, ...] = (
         p.non_negative_float,
     ),
     Setting(
+        "QUICKTEST_MAX_TPS",
+        "Client-side limit of quick-test prediction calls per second per instance, a budget apart "
+        "from PREDICTION_MAX_TPS (Flex Consumption runs HTTP functions on instances of their own); "
+        "0 for no limit.",
+        "0.5",
+        p.non_negative_float,
+    ),
+    Setting(
         "TRANSIENT_RETRY_SECONDS",
         "Time budget for retrying a throttled or failing call inside one "
         "invocation before the host retries it.",
@@ -241,6 +249,7 @@ class Settings:
     prediction_threshold: float
     review_threshold: float
     prediction_max_tps: float
+    quicktest_max_tps: float
     transient_retry_seconds: float
     quicktest_max_bytes: int
     quicktest_url_timeout_seconds: float

@@ -44,6 +44,8 @@ param publishedName string = 'fruit-classifier'
 param retrainSchedule string = '0 0 3 * * *'
 @description('Client-side prediction calls per second per instance (PREDICTION_MAX_TPS); see main.bicep\'s rate budget.')
 param predictionMaxTps string
+@description('Client-side quick-test prediction calls per second per instance (QUICKTEST_MAX_TPS): the HTTP functions\' own share of the rate budget.')
+param quickTestMaxTps string
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -224,6 +226,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'PREDICTION_MAX_TPS'
           value: predictionMaxTps
+        }
+        {
+          name: 'QUICKTEST_MAX_TPS'
+          value: quickTestMaxTps
         }
         {
           name: 'TRANSIENT_RETRY_SECONDS'

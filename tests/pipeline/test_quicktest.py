@@ -95,6 +95,31 @@ def test_no_published_model_is_409(load_app, azurite_conn_str, localvision_endpo
     assert response_json(response)["error"]["code"] == "NoPublishedModel"
 
 
+def test_quick_tests_beyond_their_own_rate_get_429_at_once(
+    load_app, azurite_conn_str, localvision_endpoint, project_name, fruit_dir
+):
+    """QUICKTEST_MAX_TPS is the quick test's budget: a call whose turn is far off is refused at once, with
+    when to come back, instead of waiting (or eating into the pipeline's PREDICTION_MAX_TPS)."""
+    settings = base_settings(azurite_conn_str, localvision_endpoint, unique("qb"))
+    settings["CUSTOMVISION_PROJECT_NAME"] = project_name
+    settings["QUICKTEST_MAX_TPS"] = (
+        "0.0499"  # a turn every ~20 s (a rate no other test uses: its own limiter)
+    )
+    app = load_app(settings)
+    photo = (fruit_dir / "test-images" / "IMG_TEST_2.jpg").read_bytes()
+
+    first = post(app, photo, "image/jpeg")
+    second = post(app, photo, "image/jpeg")
+
+    assert first.status_code == 200 and response_json(first)["tags"] == ["banana"]
+    assert second.status_code == 429
+    assert 19 <= int(second.headers["Retry-After"]) <= 21
+    error = response_json(second)["error"]
+    assert error["code"] == "QuickTestBusy" and error["retryable"] is True
+    assert "0.0499 times a second per instance (QUICKTEST_MAX_TPS)" in error["message"]
+    assert f"try again in {second.headers['Retry-After']} s" in error["message"]
+
+
 def test_the_route_accepts_post_only(app):
     functions = {f.get_function_name(): f for f in app.app.get_functions()}
     trigger = functions["classify_quick"].get_trigger()

@@ -16,7 +16,7 @@ from PIL import Image
 from shared import imaging
 from shared.errors import PermanentError, TransientError
 from shared.gate import decide
-from shared.retry import RateLimiter, backoff, call_with_retry
+from shared.retry import RateLimiter, backoff, call_with_retry, limiter_for
 from shared.run_record import Metrics
 from shared.settings import SETTINGS, SettingsError, load_settings
 from tests.pipeline.conftest import RESOURCE_ID
@@ -282,6 +282,24 @@ def test_rate_limiter_spaces_calls():
     clock.sleep(10)  # a long pause is not made up with a burst afterwards
     assert [limiter.reserve() for _ in range(3)] == pytest.approx([0.0, 0.5, 1.0])
     assert RateLimiter(0).reserve() == 0.0  # 0 = off
+
+
+def test_try_acquire_takes_a_near_slot_and_refuses_a_far_one_without_taking_it():
+    clock = FakeClock()
+    limiter = RateLimiter(0.25, clock=clock)  # a slot every 4 s
+    assert limiter.try_acquire(2.0, sleep=clock.sleep) is None  # the first slot is free
+    assert limiter.try_acquire(2.0, sleep=clock.sleep) == pytest.approx(4.0)  # next in 4 s: refused
+    clock.sleep(2.5)
+    assert limiter.try_acquire(2.0, sleep=clock.sleep) is None  # 1.5 s away: taken, and waited for
+    assert clock.now == pytest.approx(4.0)
+    assert limiter.reserve() == pytest.approx(4.0)  # a refusal took nothing: the queue is one slot long
+    assert RateLimiter(0).try_acquire(0.0) is None  # 0 = off
+
+
+def test_each_budget_has_its_own_limiter_even_at_the_same_rate():
+    pipeline, quick = limiter_for("PREDICTION_MAX_TPS", 0.5), limiter_for("QUICKTEST_MAX_TPS", 0.5)
+    assert pipeline is not quick
+    assert limiter_for("PREDICTION_MAX_TPS", 0.5) is pipeline  # one per process and budget
 
 
 # --- the gate ------------------------------------------------------------------------------------------
