@@ -98,9 +98,14 @@ def test_a_failing_function_is_retried_then_poisoned_on_the_event_path(scenario,
     )
 
     assert response.status_code == 202
-    wait_until(lambda: peek_json(scenario.conn_str, POISON_QUEUE), 60, "the poison message")
-    [message] = [m for m in peek_json(scenario.conn_str, POISON_QUEUE) if m["BlobName"] == "fail-me.txt"]
-    assert message["ContainerName"] == scenario.name("watched")
+
+    def ours() -> list[dict]:  # the poison queue is the host's, shared with the other tests' apps
+        messages = peek_json(scenario.conn_str, POISON_QUEUE)
+        return [m for m in messages if m["ContainerName"] == watched.container_name]
+
+    wait_until(ours, 60, "the poison message")
+    [message] = ours()
+    assert message["BlobName"] == "fail-me.txt"
     assert message["ETag"] == blob.get_blob_properties().etag
     assert len(scenario.events("started", "fail-me.txt")) == 3
 
@@ -156,6 +161,11 @@ def test_a_version_that_failed_before_a_restart_is_tried_again_after_it(scenario
     assert attempts() == 2 and len(scenario.events("started", "fail-me.txt")) == 2
 
     host.start()
-    wait_until(lambda: peek_json(scenario.conn_str, POISON_QUEUE), 60, "the poison message after the restart")
+
+    def poisoned() -> bool:  # the poison queue is the host's, shared with the other tests' apps
+        messages = peek_json(scenario.conn_str, POISON_QUEUE)
+        return any(m["ContainerName"] == watched.container_name for m in messages)
+
+    wait_until(poisoned, 60, "this blob's poison message after the restart")
     assert len(scenario.events("started", "fail-me.txt")) == 4
     assert receipt.get_blob_properties().metadata == {"Attempts": "4", "Outcome": "poisoned"}
