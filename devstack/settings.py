@@ -44,6 +44,7 @@ def for_stack(
             "CUSTOMVISION_TRAINING_ENDPOINT": endpoint,
             "CUSTOMVISION_PREDICTION_ENDPOINT": endpoint,
             "PREDICTION_MAX_TPS": "0",
+            "QUICKTEST_MAX_TPS": "0",
             "RETRAIN_POLL_SECONDS": "1",
             "AzureFunctionsWebHost__hostid": "devstack-host",
             **keys,

@@ -48,6 +48,7 @@ def base_settings(conn_str: str, endpoint: str, prefix: str) -> dict[str, str]:
         "CUSTOMVISION_PROJECT_NAME": f"Classify Fruit {prefix}",
         "CUSTOMVISION_DOMAIN": "Food",
         "PREDICTION_MAX_TPS": "0",
+        "QUICKTEST_MAX_TPS": "0",
         "RETRAIN_POLL_SECONDS": "1",
         "TRANSIENT_RETRY_SECONDS": "2",
     }
