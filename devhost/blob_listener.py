@@ -141,7 +141,7 @@ class BlobListener:
             receipts = self.store.load(spec.function_id)
             watch = BlobWatch(spec, connection, container, prefix, pattern, receipts, source, polled)
             if not polled:
-                _resume_failed(watch)
+                _resume_unfinished(watch)
             self.watches.append(watch)
 
     def eventgrid_watch(self, function_name: str) -> BlobWatch | None:
@@ -174,8 +174,23 @@ class BlobListener:
                 return f"{container}/{name} version {key[2]} has already run or is running"
             watch.active.add(key)
             watch.pending[key] = match.groupdict()
+        if not watch.polled:
+            try:
+                self._accept(watch, key)
+            except Exception:
+                with self._lock:
+                    watch.active.discard(key)
+                    watch.pending.pop(key, None)
+                raise  # the webhook answers 500 and Event Grid delivers the event again
         self.executor.submit(self._attempt, watch, key, match.groupdict())
         return f"{container}/{name} version {key[2]} queued"
+
+    def _accept(self, watch: BlobWatch, key: BlobKey) -> None:
+        """Record an event's version before the webhook acknowledges it (an incomplete receipt), so that a
+        restart finds it again, as the host's internal queue would keep its message."""
+        attempts = watch.receipts.attempts.get(key, 0)
+        self.store.write(watch.spec.function_id, key, attempts=attempts, complete=False, outcome="queued")
+        watch.receipts.attempts[key] = attempts
 
     def start(self) -> None:
         if self.watches:
@@ -353,9 +368,10 @@ class BlobListener:
         self._finish(watch, key)
 
 
-def _resume_failed(watch: BlobWatch) -> None:
-    """Versions an earlier run saw fail and did not poison are tried again, as the host's internal queue
-    would still hold their messages; an unpolled watch would otherwise never see them again."""
+def _resume_unfinished(watch: BlobWatch) -> None:
+    """Versions an earlier run accepted or saw fail, and did not finish or poison, are tried again, as the
+    host's internal queue would still hold their messages; an unpolled watch would otherwise never see them
+    again."""
     for key in watch.receipts.attempts:
         container, name, _etag = key
         match = watch.pattern.match(name) if container == watch.container else None

@@ -169,3 +169,23 @@ def test_a_version_that_failed_before_a_restart_is_tried_again_after_it(scenario
     wait_until(poisoned, 60, "this blob's poison message after the restart")
     assert len(scenario.events("started", "fail-me.txt")) == 4
     assert receipt.get_blob_properties().metadata == {"Attempts": "4", "Outcome": "poisoned"}
+
+
+def test_an_accepted_event_still_runs_after_a_crash_cuts_its_first_attempt(scenario, devhost):
+    """The webhook records the version before it answers 202, so an attempt lost with the process (no
+    failure recorded yet) runs again after the restart, with polling off."""
+    host, watched = _start(scenario, devhost)
+    blob = watched.upload_blob("hold-me.txt", b"wait for the gate")
+    answer = requests.post(
+        webhook_url(host.url, "on_blob"), json=[blob_event(blob.url)], headers=NOTIFY, timeout=10
+    )
+    assert answer.status_code == 202 and answer.json()["events"][0].endswith("queued")
+    wait_until(lambda: scenario.events("started", "hold-me.txt"), what="the first attempt to start")
+    host.kill()  # a crash in the middle of the first attempt
+
+    scenario.open_gate("hold-me.txt")
+    host.start()
+    wait_until(lambda: scenario.events("finished", "hold-me.txt"), 60, "the version to run after the restart")
+    assert len(scenario.events("started", "hold-me.txt")) == 2
+    assert len(scenario.events("finished", "hold-me.txt")) == 1
+    assert host.stop() == 0
