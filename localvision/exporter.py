@@ -11,12 +11,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import queue
-import threading
 from pathlib import Path
 from typing import Protocol
 
 from localvision.engine import Engine
+from localvision.jobs import JobThread
 from localvision.persistence import Store, atomic_write
 from localvision.state.ports import ExportJob
 
@@ -24,7 +23,6 @@ log = logging.getLogger("localvision")
 # What localvision.ml.export writes (a test checks they agree; importing it here would load onnx at start).
 FLAVORS: dict[str, tuple[str | None, ...]] = {"ONNX": (None, "ONNX12", "OnnxFloat16")}
 _Key = tuple[str, str, str, str | None]
-_WAKE: _Key = ("", "", "", None)
 
 
 class ExportLedger(Protocol):
@@ -63,36 +61,27 @@ class BackgroundExporter:
         self._ledger = ledger
         self._engine = engine
         self._store = store
-        self._jobs: queue.Queue[_Key] = queue.Queue()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._work, name="localvision-export", daemon=True)
-        self._thread.start()
+        self._jobs: JobThread[_Key] = JobThread("localvision-export", self._export)
 
     def version(self) -> str:
         return exporter_version()
 
     def submit(self, project_id: str, iteration_id: str, platform: str, flavor: str | None) -> None:
-        self._jobs.put((project_id, iteration_id, platform, flavor))
+        self._jobs.submit((project_id, iteration_id, platform, flavor))
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the export in hand (if any), drop the rest (they start again with the next server)."""
-        self._stopping.set()
-        self._jobs.put(_WAKE)
-        self._thread.join(timeout)
+        self._jobs.stop(timeout)
 
-    def _work(self) -> None:
-        while True:
-            key = self._jobs.get()
-            if self._stopping.is_set():
-                return
-            try:
-                error = self._run(*key)
-            except Exception:  # keep the worker alive; the export ends Failed
-                log.exception("export %s failed unexpectedly", key)
-                error = "internal error, see the server log"
-            if error is not None:
-                log.warning("export %s failed: %s", key, error)
-            self._ledger.finish_export(*key, self.version(), error)
+    def _export(self, key: _Key) -> None:
+        try:
+            error = self._run(*key)
+        except Exception:  # keep the worker alive; the export ends Failed
+            log.exception("export %s failed unexpectedly", key)
+            error = "internal error, see the server log"
+        if error is not None:
+            log.warning("export %s failed: %s", key, error)
+        self._ledger.finish_export(*key, self.version(), error)
 
     def _run(self, project_id: str, iteration_id: str, platform: str, flavor: str | None) -> str | None:
         """Write the zip; None when done, else why it failed."""

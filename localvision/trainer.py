@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import queue
-import threading
 import time
 from typing import Protocol
 
 from localvision.engine import Engine, LazySequence, TrainingFailure
 from localvision.faults import Faults
+from localvision.jobs import JobThread
 from localvision.persistence import Store
 from localvision.state.ports import TrainingJob
 
 log = logging.getLogger("localvision")
-_WAKE = ("", "")  # wakes the worker so that it sees the stop
 
 
 class TrainingLedger(Protocol):
@@ -38,32 +36,24 @@ class BackgroundTrainer:
         self._engine = engine
         self._store = store
         self._faults = faults
-        self._jobs: queue.Queue[tuple[str, str]] = queue.Queue()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._work, name="localvision-training", daemon=True)
-        self._thread.start()
+        self._jobs: JobThread[tuple[str, str]] = JobThread("localvision-training", self._train)
 
     def submit(self, project_id: str, iteration_id: str) -> None:
-        self._jobs.put((project_id, iteration_id))
+        self._jobs.submit((project_id, iteration_id))
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the job in hand (if any), drop the rest, and end the thread."""
-        self._stopping.set()
-        self._jobs.put(_WAKE)
-        self._thread.join(timeout)
+        self._jobs.stop(timeout)
 
-    def _work(self) -> None:
-        while True:
-            project_id, iteration_id = self._jobs.get()
-            if self._stopping.is_set():  # the rest start again with the next server on this data
-                return
-            try:
-                self._run(project_id, iteration_id)
-            except Exception:  # keep the worker alive; the iteration ends Failed
-                log.exception("training %s failed unexpectedly", iteration_id)
-                self._ledger.finish_training(
-                    project_id, iteration_id, "Training failed: internal error, see the server log"
-                )
+    def _train(self, job: tuple[str, str]) -> None:
+        project_id, iteration_id = job
+        try:
+            self._run(project_id, iteration_id)
+        except Exception:  # keep the worker alive; the iteration ends Failed
+            log.exception("training %s failed unexpectedly", iteration_id)
+            self._ledger.finish_training(
+                project_id, iteration_id, "Training failed: internal error, see the server log"
+            )
 
     def _run(self, project_id: str, iteration_id: str) -> None:
         job = self._ledger.training_job(project_id, iteration_id)
