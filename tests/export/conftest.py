@@ -8,12 +8,12 @@ from pathlib import Path
 import onnx
 import pytest
 
+from devstack.photos import TAGS as FRUIT_TAGS
+from devstack.photos import TEST_TAGS as TEST_PHOTOS
 from localvision.ml import Featurizer, TrainedModel, prepare_image, train
 from localvision.ml.cache import ensure_model
 from localvision.ml.export import export_zip
 
-FRUIT_TAGS = ("apple", "banana", "orange")
-TEST_PHOTOS = {"IMG_TEST_1.jpg": "apple", "IMG_TEST_2.jpg": "banana", "IMG_TEST_3.jpg": "orange"}
 ITERATION_ID = "3d544838-88de-4561-9822-a3849df931f9"
 
 

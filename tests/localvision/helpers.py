@@ -7,6 +7,7 @@ import http.server
 import io
 import time
 from collections.abc import Iterator
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import numpy as np
 from azure.cognitiveservices.vision.customvision.prediction import CustomVisionPredictionClient
@@ -121,3 +122,15 @@ def serve_files(files: dict[str, bytes]) -> Iterator[str]:
 
     with serving(Handler) as url:
         yield url
+
+
+def with_query(uri: str, **changes: str | None) -> str:
+    """``uri`` with query parameters replaced (a value) or removed (None): to tamper with signed links."""
+    parts = urlsplit(uri)
+    query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+    for key, value in changes.items():
+        if value is None:
+            query.pop(key, None)
+        else:
+            query[key] = value
+    return parts._replace(query=urlencode(query)).geturl()

@@ -9,7 +9,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import onnx
 import pytest
@@ -22,6 +22,8 @@ from azure.cognitiveservices.vision.customvision.training.models import (
 )
 from msrest.exceptions import HttpOperationError
 
+from devstack.photos import TAGS as FRUITS
+from devstack.photos import TEST_TAGS as TEST_PHOTOS
 from localvision.exporter import FLAVORS
 from localvision.ml.export import supported_flavors
 from localvision.server import ServerOptions, serve_in_thread
@@ -36,11 +38,10 @@ from tests.localvision.helpers import (
     trainer,
     upload,
     wait_trained,
+    with_query,
 )
 
 COMPACT_DOMAIN = "0732100f-1a38-4e49-a514-c9b44c697ab5"  # General (compact)
-FRUITS = ("apple", "banana", "orange")
-TEST_PHOTOS = {"IMG_TEST_1.jpg": "apple", "IMG_TEST_2.jpg": "banana", "IMG_TEST_3.jpg": "orange"}
 PUBLISHED = "compact-fruit"
 
 
@@ -251,26 +252,15 @@ def test_training_iteration_then_delete_removes_its_exports(localvision_server, 
         training.delete_project(project_id)
 
 
-def _with(uri: str, **changes: str | None) -> str:
-    parts = urlsplit(uri)
-    query = {key: values[0] for key, values in parse_qs(parts.query).items()}
-    for key, value in changes.items():
-        if value is None:
-            query.pop(key, None)
-        else:
-            query[key] = value
-    return parts._replace(query=urlencode(query)).geturl()
-
-
 def test_unsigned_tampered_and_expired_export_links_are_refused(localvision_server, fruit, exported):
     uri = exported[1].download_uri
     parts = urlsplit(uri)
     signature = parse_qs(parts.query)["sig"][0]
     origin = f"{parts.scheme}://{parts.netloc}"
     refused = {
-        "unsigned": _with(uri, se=None, sig=None),
-        "signature altered": _with(uri, sig=("A" if signature[0] != "A" else "B") + signature[1:]),
-        "expiry extended": _with(uri, se=str(int(time.time()) + 10 * 365 * 86400)),
+        "unsigned": with_query(uri, se=None, sig=None),
+        "signature altered": with_query(uri, sig=("A" if signature[0] != "A" else "B") + signature[1:]),
+        "expiry extended": with_query(uri, se=str(int(time.time()) + 10 * 365 * 86400)),
         "other file, same signature": uri.replace("/ONNX.zip?", "/ONNX-ONNX12.zip?"),
         "expired": origin + localvision_server.signer.sign(parts.path, expires=int(time.time()) - 5),
     }

@@ -13,11 +13,11 @@ from azure.cognitiveservices.vision.customvision.training.models import (
 )
 from msrest.exceptions import HttpOperationError
 
+from devstack.photos import TAGS as FRUITS
+from devstack.photos import TEST_TAGS as TEST_PHOTOS
 from tests.localvision.helpers import FOOD_DOMAIN, PREDICTION_RESOURCE_ID, serve_files, trainer, wait_trained
 
 pytestmark = pytest.mark.slow
-FRUITS = ("apple", "banana", "orange")
-TEST_PHOTOS = {"IMG_TEST_1.jpg": "apple", "IMG_TEST_2.jpg": "banana", "IMG_TEST_3.jpg": "orange"}
 PUBLISHED = "fruit-classifier"
 
 

@@ -7,7 +7,7 @@ import io
 import os
 import stat
 import time
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -20,7 +20,7 @@ from PIL import Image
 from localvision.server import serve_in_thread
 from localvision.signing import SECRET_FILE, UrlSigner, load_or_create_secret
 from tests.conftest import PREDICTION_KEY, TRAINING_KEY
-from tests.localvision.helpers import image_bytes, trainer
+from tests.localvision.helpers import image_bytes, trainer, with_query
 
 
 @pytest.fixture
@@ -70,17 +70,6 @@ def test_upload_answers_and_listings_by_id_carry_links(training, project, upload
     assert requests.get(again.images[0].image.original_image_uri, timeout=10).content == uploaded[image_id]
 
 
-def _with(uri: str, **changes: str | None) -> str:
-    parts = urlsplit(uri)
-    query = {key: values[0] for key, values in parse_qs(parts.query).items()}
-    for key, value in changes.items():
-        if value is None:
-            query.pop(key, None)
-        else:
-            query[key] = value
-    return parts._replace(query=urlencode(query)).geturl()
-
-
 def test_unsigned_altered_and_expired_links_are_refused(localvision_server, training, project, uploaded):
     image = training.get_tagged_images(project.id)[0]
     uri = image.original_image_uri
@@ -89,10 +78,10 @@ def test_unsigned_altered_and_expired_links_are_refused(localvision_server, trai
     signature = parse_qs(parts.query)["sig"][0]
     other_image = next(i for i in uploaded if i != image.id)
     refused = {
-        "unsigned": _with(uri, se=None, sig=None),
-        "no expiry": _with(uri, se=None),
-        "signature altered": _with(uri, sig=("A" if signature[0] != "A" else "B") + signature[1:]),
-        "expiry extended": _with(uri, se=str(int(time.time()) + 10 * 365 * 86400)),
+        "unsigned": with_query(uri, se=None, sig=None),
+        "no expiry": with_query(uri, se=None),
+        "signature altered": with_query(uri, sig=("A" if signature[0] != "A" else "B") + signature[1:]),
+        "expiry extended": with_query(uri, se=str(int(time.time()) + 10 * 365 * 86400)),
         "other image, same signature": uri.replace(image.id, other_image),
         "other kind, same signature": uri.replace("/original?", "/thumbnail?"),
         "expired": origin + localvision_server.signer.sign(parts.path, expires=int(time.time()) - 5),
@@ -107,7 +96,7 @@ def test_unsigned_altered_and_expired_links_are_refused(localvision_server, trai
 
 def test_a_key_does_not_replace_the_signature(localvision_endpoint, training, project, uploaded):
     image = training.get_tagged_images(project.id)[0]
-    unsigned = _with(image.original_image_uri, se=None, sig=None)
+    unsigned = with_query(image.original_image_uri, se=None, sig=None)
     for header in ({"Training-Key": TRAINING_KEY}, {"Prediction-Key": PREDICTION_KEY}):
         assert requests.get(unsigned, headers=header, timeout=10).status_code == 403
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from devstack.photos import TAGS as FRUIT_TAGS
+from devstack.photos import TEST_TAGS
 from localvision.ml import Featurizer, TrainOutcome, prepare_image, train
 
-FRUIT_TAGS = ("apple", "banana", "orange")
-TEST_PHOTOS = {"IMG_TEST_1.jpg": 0, "IMG_TEST_2.jpg": 1, "IMG_TEST_3.jpg": 2}
+TEST_PHOTOS = {name: FRUIT_TAGS.index(tag) for name, tag in TEST_TAGS.items()}  # photo -> label index
 
 
 @dataclass
