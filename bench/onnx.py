@@ -2,7 +2,7 @@
 current model, and the bare model's CPU per photo (the bar's yardstick).
 
 The export goes through the Custom Vision SDK as a user's would (``export_iteration``, ``get_exports``
-until ``Done``, the signed ``downloadUri``), and the zip is placed with shared/model_pointer.py's writer
+until ``Done``, the signed ``downloadUri``), and the zip is placed with shared/onnx/pointer.py's writer
 (``pipeline/models/{iterationId}.zip`` and ``models/current.json``). The bare model is the pipeline's own
 ``OnnxClassifier.load`` of that zip (one intra-op thread, as the pipeline runs it), timed in this process
 on the same photos: ``session.run`` on inputs prepared beforehand.
@@ -21,8 +21,8 @@ from azure.storage.blob import BlobServiceClient
 from bench import procs
 from devstack.stack import LocalStack
 from devstack.vision import trainer
-from shared.model_pointer import Label, ModelPointer, model_blob_name, store_model, zip_sha1
-from shared.onnx_model import OnnxClassifier
+from shared.onnx.model import OnnxClassifier
+from shared.onnx.pointer import Label, ModelPointer, model_blob_name, store_model, zip_sha1
 
 EXPORT_TIMEOUT = 120.0
 

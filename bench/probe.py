@@ -122,7 +122,10 @@ def _record(args: tuple[Any, ...], started: float, ended: float) -> dict[str, An
 
 def install(out_path: str) -> None:
     from devhost import blob_listener, receipts
-    from shared import classify, customvision, imaging, model_store
+    from shared import imaging
+    from shared.classify import classifier
+    from shared.customvision import clients
+    from shared.onnx import store
 
     out = open(out_path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the process's life
 
@@ -186,12 +189,12 @@ def install(out_path: str) -> None:
     _patch(blob_listener.BlobListener, "_prepare", _stage("download"))
     _patch(receipts.ReceiptStore, "write", _stage("receipt"))
     _patch(imaging, "normalise", _stage("normalise"))
-    _patch(customvision.CustomVision, "prediction", _stage("predict"))
-    _patch(model_store.LoadedModel, "predictions", _stage("predict"))
-    _patch(classify.Classifier, "_store", _stage("write_result"))
-    _patch(classify.Classifier, "review_copy", _stage("review_copy"))
-    _patch(classify, "read_json", _stage("read_result"))
-    _patch(classify, "write_json", _stage("write_json", mark="resultWritten"))
+    _patch(clients.CustomVision, "prediction", _stage("predict"))
+    _patch(store.LoadedModel, "predictions", _stage("predict"))
+    _patch(classifier.Classifier, "_store", _stage("write_result"))
+    _patch(classifier.Classifier, "review_copy", _stage("review_copy"))
+    _patch(classifier, "read_json", _stage("read_result"))
+    _patch(classifier, "write_json", _stage("write_json", mark="resultWritten"))
 
 
 def runner(out_path: Path) -> tuple[str, ...]:

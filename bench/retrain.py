@@ -59,7 +59,7 @@ def cycle(base_url: str, timeout: float = 600.0) -> dict[str, Any]:
 
 def step_seconds(run: dict[str, Any]) -> dict[str, float]:
     """Seconds per step from the run record's timings (second resolution: the record's timestamps)."""
-    from shared.runs import parse_time
+    from shared.runs.store import parse_time
 
     out = {}
     for step, timing in (run.get("timings") or {}).items():

@@ -28,10 +28,10 @@ from devstack.settings import for_stack
 from devstack.stack import LocalStack
 from devstack.vision import keys
 from shared.contracts import encode
-from shared.customvision import CustomVision
-from shared.retrain_steps import SYNC_BATCHES_PER_INVOCATION
-from shared.settings import load_settings
-from shared.training_sync import Mirror, Sources, SyncReport
+from shared.customvision.clients import CustomVision
+from shared.mirror.sync import Mirror, Sources, SyncReport
+from shared.retrain.steps import SYNC_BATCHES_PER_INVOCATION
+from shared.settings.definitions import load_settings
 
 TAGS = ("alpha", "beta", "gamma")
 ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared import catalogue, documents, fetch
-from shared.classify import Classifier
+from shared.classify.classifier import Classifier
 from shared.documents import QuickSource
 from shared.errors import TransientError
-from shared.retrain import Retrainer, Started
-from shared.run_record import Trigger
-from shared.settings import Settings
+from shared.retrain.cycle import Retrainer, Started
+from shared.runs.record import Trigger
+from shared.settings.definitions import Settings
 
 log = logging.getLogger(__name__)
 # Error codes of a quick-test result and the HTTP status they are answered with.

@@ -1,8 +1,9 @@
 """The public contracts as JSON: dataclasses <-> camelCase JSON, and JSON Schema generated from the types.
 
 The result document, the error document and the run record are plain dataclasses (shared.documents,
-shared.runs); this module turns them into JSON-ready dicts (``encode``), reads them back (``decode``) and
-derives their JSON Schema (``schema_of``). Python names are snake_case; JSON names are their camelCase.
+shared.runs.record); this module turns them into JSON-ready dicts (``encode``), reads them back
+(``decode``) and derives their JSON Schema (``schema_of``). Python names are snake_case; JSON names are
+their camelCase.
 A field whose metadata has ``omit_if_none`` is left out of the JSON when it is None.
 
 The published schema files are written and checked by shared.schemas.

@@ -1,7 +1,8 @@
 """The pipeline's error types and how a Custom Vision failure maps onto them.
 
 A permanent error ends in an error document (or a failed run) and is not retried; a transient one is
-retried inside the call (shared.retry) and then raised, so the Functions host retries the invocation.
+retried inside the call (shared.customvision.retry) and then raised, so the Functions host retries the
+invocation.
 Every error's message comes from shared.catalogue; what only an engineer needs goes to the log.
 """
 

@@ -13,15 +13,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared import api
-from shared.classify import Classifier
+from shared.classify.classifier import Classifier
 from shared.console import ConsoleApi
-from shared.customvision import CustomVision
-from shared.retrain import Retrainer
-from shared.settings import Settings, load_settings
+from shared.customvision.clients import CustomVision
+from shared.retrain.cycle import Retrainer
+from shared.settings.definitions import Settings, load_settings
 from shared.storage import Storage, connect
 
 if TYPE_CHECKING:
-    from shared.model_store import ModelStore
+    from shared.onnx.store import ModelStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -60,7 +60,7 @@ class Pipeline:
         """Onnx mode: the instance's current model (loaded once, swapped when current.json changes)."""
         if self.settings.classifier_mode != "onnx":
             return None
-        from shared.model_store import ModelStore  # onnxruntime and numpy: imported in onnx mode only
+        from shared.onnx.store import ModelStore  # onnxruntime and numpy: imported in onnx mode only
 
         container = self.storage.container(self.settings.pipeline_container)
         return self._once("model_store", lambda: ModelStore(self.settings, container))

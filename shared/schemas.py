@@ -13,7 +13,7 @@ from typing import Any
 
 from shared.contracts import schema_of
 from shared.documents import ErrorDocument, ResultDocument
-from shared.run_record import RunRecord
+from shared.runs.record import RunRecord
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "docs" / "schemas"
 FILES = {

@@ -20,7 +20,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettin
 from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
 from requests.utils import get_environ_proxies
 
-from shared.settings import Settings
+from shared.settings.definitions import Settings
 
 # Storage calls are short; a stuck connection must not hold an invocation for the SDK's default minutes.
 _TIMEOUTS = {"connection_timeout": 10, "read_timeout": 60}

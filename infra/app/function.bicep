@@ -1,5 +1,5 @@
 // The Flex Consumption (FC1) Linux function app running function_app.py on Python 3.11.
-// Every setting the code reads (shared/settings.py) is set here by name; storage and App Insights connect
+// Every setting the code reads (shared/settings/definitions.py) is set here by name; storage and App Insights connect
 // with the user-assigned identity, the Custom Vision keys come from Key Vault references.
 param name string
 param planName string

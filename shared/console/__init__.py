@@ -1,7 +1,8 @@
 """The console: a web page served by the Function app (static files) and its JSON API (function key).
 
 Importable without azure.functions: function_app.py turns a ``ConsoleRequest`` into a call here and the
-``ConsoleResponse`` back into an HttpResponse. See docs/console.md.
+``ConsoleResponse`` back into an HttpResponse. See docs/console.md. May import the root modules,
+``customvision`` and ``retrain`` (to start and follow runs).
 """
 
 from shared.console.api import ConsoleApi

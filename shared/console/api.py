@@ -22,10 +22,10 @@ from shared.console.http import (
 )
 from shared.console.project import Project
 from shared.console.thumbnails import thumbnail
-from shared.customvision import CustomVision
+from shared.customvision.clients import CustomVision
 from shared.errors import PipelineError, TransientError
-from shared.retrain import Retrainer
-from shared.settings import Settings
+from shared.retrain.cycle import Retrainer
+from shared.settings.definitions import Settings
 from shared.storage import Storage
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from azure.core.exceptions import (
 from azure.storage.blob import ContainerClient
 
 from shared.console.http import BadRequest, Conflict, NotFound
-from shared.settings import Settings
+from shared.settings.definitions import Settings
 from shared.storage import Storage, ensure_container
 
 # Areas whose images the console shows (thumbnails); "discarded" only holds what the review queue

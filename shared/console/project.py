@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from shared.contracts import encode
-from shared.customvision import CustomVision
+from shared.customvision.clients import CustomVision
 from shared.errors import PipelineError
-from shared.gate import metrics_of
+from shared.retrain.gate import metrics_of
 
 
 class Project:

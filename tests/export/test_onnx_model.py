@@ -12,7 +12,7 @@ from PIL import Image
 from localvision.ml import Featurizer, TrainedModel, prepare_image
 from shared import catalogue
 from shared.errors import PermanentError
-from shared.onnx_model import ModelError, OnnxClassifier
+from shared.onnx.model import ModelError, OnnxClassifier
 from tests.export.conftest import FRUIT_TAGS, ITERATION_ID, TEST_PHOTOS, Photo
 from tests.export.portal_zip import (
     PORTAL_METADATA,

@@ -1,8 +1,9 @@
 """The settings the code reads, the settings Azure gets (infra/) and local.settings.json.example agree.
 
-The code's settings are shared.settings.SETTINGS. In Azure the storage connection is identity-based
-(PIPELINE_STORAGE__*), locally it is a connection string (PIPELINE_STORAGE); everything else is the same name
-in both places. Names that only the Functions host or platform reads are listed here, explicitly.
+The code's settings are shared.settings.definitions.SETTINGS. In Azure the storage connection is
+identity-based (PIPELINE_STORAGE__*), locally it is a connection string (PIPELINE_STORAGE); everything
+else is the same name in both places. Names that only the Functions host or platform reads are listed
+here, explicitly.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import json
 import pytest
 
 from devstack.paths import PROJECT_ROOT
-from shared.settings import SETTING_NAMES, SETTINGS, STORAGE_CONNECTION, STORAGE_IDENTITY_SUFFIXES
+from shared.settings.definitions import SETTING_NAMES, SETTINGS, STORAGE_CONNECTION, STORAGE_IDENTITY_SUFFIXES
 from tests.infra.bicep import app_settings, function_app, literal
 
 LOCAL_EXAMPLE = PROJECT_ROOT / "local.settings.json.example"
 
-# Read by the Functions host or the platform, not by shared/settings.py.
+# Read by the Functions host or the platform, not by shared/settings/definitions.py.
 HOST_ONLY = frozenset(
     {
         "AzureWebJobsStorage",  # local: connection string of the host's storage
@@ -89,7 +90,9 @@ def test_secrets_in_azure_are_key_vault_references() -> None:
 
 def test_local_settings_example_lists_every_setting() -> None:
     if not LOCAL_EXAMPLE.is_file():
-        pytest.fail(f"{LOCAL_EXAMPLE.name} is missing: it must list every setting of shared/settings.py")
+        pytest.fail(
+            f"{LOCAL_EXAMPLE.name} is missing: it must list every setting of shared/settings/definitions.py"
+        )
     values = json.loads(LOCAL_EXAMPLE.read_text())["Values"]
     problems = difference(LOCAL_EXAMPLE.name, IN_LOCAL_EXAMPLE, set(values) - HOST_ONLY)
     assert not problems, "\n".join(problems)

@@ -9,12 +9,12 @@ import json
 import pytest
 
 from shared import api, catalogue, contracts, schemas
-from shared.classify import replaces
+from shared.classify.classifier import replaces
 from shared.contracts import decode
 from shared.documents import MAX_BLOB_NAME, BlobInfo, document_name
-from shared.run_record import RunRecord, Status, Step, SyncFailure, Trigger
-from shared.runs import new_record
-from shared.settings import SETTINGS, Settings, SettingsError, load_settings, setting_attributes
+from shared.runs.record import RunRecord, Status, Step, SyncFailure, Trigger
+from shared.runs.store import new_record
+from shared.settings.definitions import SETTINGS, Settings, SettingsError, load_settings, setting_attributes
 from tests.pipeline.contract_checks import check_problem, check_run
 from tests.pipeline.test_units import VALID
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from shared import storage
-from shared.settings import load_settings
+from shared.settings.definitions import load_settings
 from tests.pipeline.conftest import base_settings
 
 AZURITE = "http://127.0.0.1:10000/devstoreaccount1"

@@ -20,8 +20,9 @@ from azure.cognitiveservices.vision.customvision.training.models import (
 from devstack import devhost as devhost_service
 from devstack.paths import PROJECT_ROOT
 from devstack.processes import Child, answers_tcp, free_port, spawn, wait_ready
-from shared import catalogue, importer
-from shared.mirror_manifest import Manifest
+from shared import catalogue
+from shared.mirror.manifest import Manifest
+from shared.retrain import importer
 from tests.pipeline.conftest import (
     FOOD_DOMAIN,
     base_settings,

@@ -1,7 +1,7 @@
 """The mirror sync against real Azurite and a real localvision: the training container is the truth.
 
 The retrain test goes through the functions (POST /api/retrain -> worker); the others call the mirror's
-one entry point (shared.training_sync.Mirror) directly, without training, to keep them short.
+one entry point (shared.mirror.sync.Mirror) directly, without training, to keep them short.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from azure.cognitiveservices.vision.customvision.training.models import (
 )
 from PIL import Image
 
-from shared.customvision import CustomVision
-from shared.mirror_manifest import MANIFEST, Manifest
-from shared.mirror_plan import Entry
-from shared.settings import load_settings
-from shared.training_sync import Mirror, Sources
+from shared.customvision.clients import CustomVision
+from shared.mirror.manifest import MANIFEST, Manifest
+from shared.mirror.plan import Entry
+from shared.mirror.sync import Mirror, Sources
+from shared.settings.definitions import load_settings
 from tests.pipeline.conftest import (
     FOOD_DOMAIN,
     base_settings,
@@ -260,8 +260,8 @@ def test_a_sync_continued_in_passes_counts_once_and_deletes_go_256_ids_a_call(
 def test_a_tag_created_by_someone_else_meanwhile_is_found_with_one_more_read(
     azurite_conn_str, localvision_endpoint
 ):
-    from shared.mirror_plan import folder_of
-    from shared.mirror_tags import TagResolver
+    from shared.mirror.plan import folder_of
+    from shared.mirror.tags import TagResolver
 
     setup = Setup(azurite_conn_str, localvision_endpoint, "race")
     resolver = TagResolver(setup.cv, setup.pid)

@@ -1,10 +1,10 @@
-"""The mirror's pure diff (shared.mirror_plan): listing + manifest -> deletes, retags, uploads, writes."""
+"""The mirror's pure diff (shared.mirror.plan): listing + manifest -> deletes, retags, uploads, writes."""
 
 from __future__ import annotations
 
 import pytest
 
-from shared.mirror_plan import (
+from shared.mirror.plan import (
     INVALID_TAG_NAME,
     REPLACED,
     Entry,
@@ -13,8 +13,8 @@ from shared.mirror_plan import (
     folder_of,
     has_changes,
 )
-from shared.mirror_report import SyncReport
-from shared.run_record import SyncCounts
+from shared.mirror.report import SyncReport
+from shared.runs.record import SyncCounts
 
 NEG = "_negative"
 

@@ -20,8 +20,8 @@ from azure.storage.blob import ContainerClient
 from localvision.ml import Featurizer, TrainedModel, prepare_image
 from localvision.ml.export import export_zip
 from shared import catalogue
-from shared.model_pointer import POINTER_BLOB, Label, ModelPointer, model_blob_name, store_model, zip_sha1
-from shared.model_store import MODEL_REFRESH_SECONDS
+from shared.onnx.pointer import POINTER_BLOB, Label, ModelPointer, model_blob_name, store_model, zip_sha1
+from shared.onnx.store import MODEL_REFRESH_SECONDS
 from tests.export.conftest import (
     FRUIT_TAGS,
     ITERATION_ID,

@@ -13,7 +13,7 @@ import pytest
 from msrest.exceptions import HttpOperationError
 
 from shared import catalogue
-from shared.model_pointer import POINTER_BLOB, model_blob_name
+from shared.onnx.pointer import POINTER_BLOB, model_blob_name
 from tests.export.conftest import (
     ITERATION_ID,
     export_cache,

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from shared import catalogue, retrain_export
+from shared import catalogue
 from shared.errors import TransientError
-from shared.model_pointer import POINTER_BLOB, Label, ModelPointer, store_model, zip_sha1
+from shared.onnx.pointer import POINTER_BLOB, Label, ModelPointer, store_model, zip_sha1
+from shared.retrain import export
 from tests.pipeline.conftest import unique
 from tests.support.http_server import serving
 
@@ -45,8 +46,8 @@ def link_server() -> Iterator[str]:
 
 
 def test_the_download_link_is_fetched_without_a_key_following_a_redirect(link_server: str) -> None:
-    assert retrain_export.download(f"{link_server}/export.zip?sv=2024&sig=x") == BODY
-    assert retrain_export.download(f"{link_server}/moved") == BODY
+    assert export.download(f"{link_server}/export.zip?sv=2024&sig=x") == BODY
+    assert export.download(f"{link_server}/moved") == BODY
 
 
 @pytest.mark.parametrize(
@@ -55,15 +56,15 @@ def test_the_download_link_is_fetched_without_a_key_following_a_redirect(link_se
 def test_a_link_that_does_not_give_the_zip_is_a_retryable_catalogue_error(link_server: str, uri) -> None:
     target = f"{link_server}{uri}" if isinstance(uri, str) and uri.startswith("/") else uri
     with pytest.raises(TransientError) as failed:
-        retrain_export.download(target)
+        export.download(target)
     assert failed.value.code == "ModelDownloadFailed"
     assert failed.value.message == catalogue.text("ModelDownloadFailed", limit="256 MB")
 
 
 def test_a_download_over_the_limit_is_stopped(link_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(retrain_export, "MAX_DOWNLOAD_BYTES", len(BODY) - 1)
+    monkeypatch.setattr(export, "MAX_DOWNLOAD_BYTES", len(BODY) - 1)
     with pytest.raises(TransientError, match="could not be downloaded"):
-        retrain_export.download(f"{link_server}/export.zip")
+        export.download(f"{link_server}/export.zip")
 
 
 def test_store_model_writes_the_zip_then_current_json_and_repeats_safely(azurite_conn_str: str) -> None:

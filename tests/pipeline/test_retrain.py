@@ -16,8 +16,8 @@ from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64E
 from PIL import Image
 
 from shared import catalogue
-from shared.run_record import Status, Step, Trigger
-from shared.runs import new_record
+from shared.runs.record import Status, Step, Trigger
+from shared.runs.store import new_record
 from tests.pipeline.conftest import (
     FOOD_DOMAIN,
     base_settings,

@@ -14,11 +14,11 @@ import pytest
 from PIL import Image
 
 from shared import imaging
+from shared.customvision.retry import RateLimiter, backoff, call_with_retry, limiter_for
 from shared.errors import PermanentError, TransientError
-from shared.gate import decide
-from shared.retry import RateLimiter, backoff, call_with_retry, limiter_for
-from shared.run_record import Metrics
-from shared.settings import SETTINGS, SettingsError, load_settings
+from shared.retrain.gate import decide
+from shared.runs.record import Metrics
+from shared.settings.definitions import SETTINGS, SettingsError, load_settings
 from tests.pipeline.conftest import RESOURCE_ID
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -332,12 +332,13 @@ def test_gate_refuses_a_regression_beyond_the_tolerance():
 
 
 def test_readme_holds_the_current_settings_table():
-    from shared.settings import markdown_table
+    from shared.settings.definitions import markdown_table
 
     docs = (ROOT / "README.md").read_text()
     start, end = "<!-- settings-table:start -->\n", "<!-- settings-table:end -->"
     assert docs[docs.index(start) + len(start) : docs.index(end)].strip() == markdown_table(), (
-        "README.md is out of date: paste the output of `python -m shared.settings` between the markers"
+        "README.md is out of date: paste the output of `python -m shared.settings.definitions`"
+        " between the markers"
     )
 
 
@@ -364,7 +365,7 @@ def test_identity_based_storage_uses_the_configured_managed_identity():
 
 
 def test_customvision_clients_leave_retries_to_us_and_time_out():
-    from shared.customvision import CustomVision
+    from shared.customvision.clients import CustomVision
 
     cv = CustomVision(load_settings({**VALID, "CUSTOMVISION_TIMEOUT_SECONDS": "7"}))
     for client in (cv.trainer, cv.predictor):

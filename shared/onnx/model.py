@@ -17,8 +17,8 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from shared.onnx_package import ExportPackage, ModelError, read_package
-from shared.onnx_preprocess import Preprocessing
+from shared.onnx.package import ExportPackage, ModelError, read_package
+from shared.onnx.preprocess import Preprocessing
 
 __all__ = ["ModelError", "ModelInfo", "OnnxClassifier"]
 

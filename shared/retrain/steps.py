@@ -14,15 +14,15 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.errors import PermanentError, PipelineError
-from shared.gate import decide, metrics_of
-from shared.importer import ImportStep
-from shared.mirror_manifest import Manifest
-from shared.mirror_report import SyncReport
-from shared.retrain_context import StepContext
-from shared.retrain_export import ExportStep
-from shared.run_record import IterationInfo, Previous, Published, Status, Step
-from shared.runs import Run
-from shared.training_sync import Mirror, Sources
+from shared.mirror.manifest import Manifest
+from shared.mirror.report import SyncReport
+from shared.mirror.sync import Mirror, Sources
+from shared.retrain.context import StepContext
+from shared.retrain.export import ExportStep
+from shared.retrain.gate import decide, metrics_of
+from shared.retrain.importer import ImportStep
+from shared.runs.record import IterationInfo, Previous, Published, Status, Step
+from shared.runs.store import Run
 
 log = logging.getLogger(__name__)
 SYNC_BATCHES_PER_INVOCATION = 8

@@ -15,13 +15,14 @@ from typing import Any
 
 import urllib3
 
-from shared import catalogue, service_links
+from shared import catalogue
+from shared.customvision import links
 from shared.documents import utc_now
 from shared.errors import PermanentError, TransientError
-from shared.model_pointer import Label, ModelPointer, model_blob_name, store_model, zip_sha1
-from shared.retrain_context import StepContext
-from shared.run_record import Export, RunError, Step
-from shared.runs import Run
+from shared.onnx.pointer import Label, ModelPointer, model_blob_name, store_model, zip_sha1
+from shared.retrain.context import StepContext
+from shared.runs.record import Export, RunError, Step
+from shared.runs.store import Run
 
 log = logging.getLogger(__name__)
 PLATFORM = "ONNX"
@@ -75,7 +76,7 @@ class ExportStep:
         record = run.record
         pid, published = record.project_id, record.published
         data = download(uri)
-        from shared.onnx_model import OnnxClassifier  # onnxruntime: imported only when a model is exported
+        from shared.onnx.model import OnnxClassifier  # onnxruntime: imported only when a model is exported
 
         try:
             classifier = OnnxClassifier.load(data)
@@ -117,8 +118,8 @@ def _kept(run: Run, code: str, message: str | None = None) -> Step:
 
 def download(uri: str | None) -> bytes:
     """The zip behind the service's download link: a plain GET without a key, following up to 3 redirects,
-    at most MAX_DOWNLOAD_BYTES (see shared.service_links)."""
+    at most MAX_DOWNLOAD_BYTES (see shared.customvision.links)."""
     try:
-        return service_links.get(_http, uri, MAX_DOWNLOAD_BYTES, RETRIES, "the export's download")
-    except service_links.LinkFailed:
+        return links.get(_http, uri, MAX_DOWNLOAD_BYTES, RETRIES, "the export's download")
+    except links.LinkFailed:
         raise TransientError("ModelDownloadFailed", limit=f"{MAX_DOWNLOAD_BYTES // 2**20} MB") from None

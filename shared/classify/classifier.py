@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
 from shared import documents, imaging
-from shared.customvision import CustomVision
+from shared.customvision.clients import CustomVision
 from shared.documents import BlobInfo, Document, QuickSource
 from shared.errors import PermanentError, TransientError
-from shared.settings import Settings
+from shared.settings.definitions import Settings
 from shared.storage import JsonBlob, Storage, ensure_container, read_json, write_json
 
 if TYPE_CHECKING:  # onnx mode's model store imports onnxruntime: not loaded in service mode
-    from shared.model_store import ModelStore
+    from shared.onnx.store import ModelStore
 
 log = logging.getLogger(__name__)
 WRITE_ATTEMPTS = 5

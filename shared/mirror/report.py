@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from shared import catalogue
-from shared.run_record import SyncCounts, SyncFailure
+from shared.runs.record import SyncCounts, SyncFailure
 
 MAX_FAILURES_LISTED = 20
 # Counts that describe the listing: a resumed sync keeps its first pass's, the others add up.

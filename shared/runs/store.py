@@ -23,7 +23,7 @@ from azure.storage.blob import ContainerClient
 from shared import catalogue
 from shared.contracts import ContractError, decode
 from shared.documents import utc_now
-from shared.run_record import RunError, RunRecord, Status, Step, Trigger
+from shared.runs.record import RunError, RunRecord, Status, Step, Trigger
 from shared.storage import JsonBlob, ensure_container, read_json, write_json
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from shared.errors import PermanentError
-from shared.onnx_package import ModelError
+from shared.onnx.package import ModelError
 
 PIXEL_FORMATS = ("Rgb8", "Bgr8")
 PIXEL_RANGES = {  # value -> (scale, offset) applied to 0..255

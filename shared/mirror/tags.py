@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from shared.customvision import CustomVision
+from shared.customvision.clients import CustomVision
 from shared.errors import PermanentError
-from shared.mirror_plan import INVALID_TAG_NAME, Folder, tag_key
+from shared.mirror.plan import INVALID_TAG_NAME, Folder, tag_key
 
 log = logging.getLogger(__name__)
 TAKEN = frozenset({"BadRequestTagNameNotUnique", "BadRequestMultipleNegativeTag"})

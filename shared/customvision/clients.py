@@ -1,7 +1,7 @@
 """Custom Vision SDK clients configured for the pipeline, and the project bootstrap (find or create).
 
 Both clients have the SDK's retries off and explicit timeouts; every call goes through
-``CustomVision.training`` / ``.prediction``, which apply our retry policy (shared.retry) and map
+``CustomVision.training`` / ``.prediction``, which apply our retry policy (shared.customvision.retry) and map
 errors (shared.errors), and prediction calls also wait for the client-side rate limit.
 """
 
@@ -17,9 +17,9 @@ from azure.cognitiveservices.vision.customvision.prediction import CustomVisionP
 from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
 from msrest.authentication import ApiKeyCredentials
 
+from shared.customvision.retry import call_with_retry, limiter_for
 from shared.errors import PermanentError, PipelineError, TransientError, from_customvision
-from shared.retry import call_with_retry, limiter_for
-from shared.settings import Settings
+from shared.settings.definitions import Settings
 from shared.storage import http_options
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ QUICK_TEST_MAX_WAIT_SECONDS = 2.0
 def _configure(
     client: CustomVisionTrainingClient | CustomVisionPredictionClient, timeout: float, endpoint: str
 ) -> None:
-    client.config.retry_policy.retries = 0  # the retry logic is ours (shared.retry)
+    client.config.retry_policy.retries = 0  # the retry logic is ours (shared.customvision.retry)
     client.config.connection.timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
     # the environment's proxies and CA bundle read once, not on every call (shared.storage.http_options)
     options = http_options(endpoint)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from shared import setting_parsers as p
+from shared.settings import parsers as p
 
 # The connection name the triggers use (``connection="PIPELINE_STORAGE"`` in function_app.py). Either
 # ``PIPELINE_STORAGE`` holds a connection string, or the identity-based group
@@ -360,7 +360,7 @@ def setting_attributes() -> frozenset[str]:
 
 
 def markdown_table() -> str:
-    """The settings as a Markdown table for README.md (`python -m shared.settings` prints it)."""
+    """The settings as a Markdown table for README.md (`python -m shared.settings.definitions` prints it)."""
     rows = ["| name | default | meaning |", "| --- | --- | --- |"]
     for s in SETTINGS:
         default = (

@@ -1,6 +1,6 @@
 """The mirror: make the Custom Vision project's training set equal to the training container.
 
-One listing of the container is compared with the manifest (shared.mirror_plan); Custom Vision is
+One listing of the container is compared with the manifest (shared.mirror.plan); Custom Vision is
 called only for what changed, in this order: delete the images of gone or replaced blobs
 (``delete_images``, at most 256 ids a call), retag moved images in place (``delete_image_tags`` /
 ``create_image_tags``, same image id, no upload), upload new content (batches of at most 64 images and
@@ -23,10 +23,10 @@ from azure.cognitiveservices.vision.customvision.training.models import (
 from azure.storage.blob import ContainerClient
 
 from shared import imaging
-from shared.customvision import CustomVision
+from shared.customvision.clients import CustomVision
 from shared.errors import PermanentError
-from shared.mirror_manifest import Manifest
-from shared.mirror_plan import (
+from shared.mirror.manifest import Manifest
+from shared.mirror.plan import (
     REPLACED,
     Delete,
     Entry,
@@ -38,9 +38,9 @@ from shared.mirror_plan import (
     has_changes,
     md5_of,
 )
-from shared.mirror_report import SyncReport
-from shared.mirror_tags import TagResolver
-from shared.run_record import SyncCounts
+from shared.mirror.report import SyncReport
+from shared.mirror.tags import TagResolver
+from shared.runs.record import SyncCounts
 
 log = logging.getLogger(__name__)
 BATCH_IMAGES = 64

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from azure.storage.blob import ContainerClient
 
-from shared.customvision import CustomVision
-from shared.runs import Run
-from shared.settings import Settings
+from shared.customvision.clients import CustomVision
+from shared.runs.store import Run
+from shared.settings.definitions import Settings
 
 
 @dataclass(frozen=True)

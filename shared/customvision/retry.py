@@ -1,6 +1,6 @@
 """Our retry policy for Custom Vision calls, and the client-side rate limit.
 
-The SDK's own retries are switched off (shared.customvision): with urllib3 2 they retry GETs but not
+The SDK's own retries are switched off (shared.customvision.clients): with urllib3 2 they retry GETs but not
 POSTs, and never a 429 without Retry-After, so the behaviour would depend on the verb. Here every
 transient failure is retried the same way: exponential backoff with jitter, at least the server's
 ``Retry-After``, within a time budget (TRANSIENT_RETRY_SECONDS); then the last error is raised.

@@ -30,12 +30,13 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import ContentSettings
 from PIL import Image, UnidentifiedImageError
 
-from shared import catalogue, service_links
-from shared.mirror_manifest import Manifest
-from shared.mirror_plan import MAX_TAG_NAME, md5_of, tag_key
-from shared.retrain_context import StepContext
-from shared.run_record import ImportCounts, ImportFailure, Status, Step
-from shared.runs import Run
+from shared import catalogue
+from shared.customvision import links
+from shared.mirror.manifest import Manifest
+from shared.mirror.plan import MAX_TAG_NAME, md5_of, tag_key
+from shared.retrain.context import StepContext
+from shared.runs.record import ImportCounts, ImportFailure, Status, Step
+from shared.runs.store import Run
 from shared.storage import ensure_container
 
 log = logging.getLogger(__name__)
@@ -94,10 +95,10 @@ RETRIES = urllib3.Retry(total=1, connect=1, read=1, redirect=0, status=0, raise_
 
 def download(url: str, pool: urllib3.PoolManager) -> bytes:
     """The image behind the service's own signed link (``originalImageUri``): no redirects, at most
-    MAX_IMAGE_BYTES (see shared.service_links)."""
+    MAX_IMAGE_BYTES (see shared.customvision.links)."""
     try:
-        return service_links.get(pool, url, MAX_IMAGE_BYTES, RETRIES, "import: an image")
-    except service_links.LinkFailed as failed:
+        return links.get(pool, url, MAX_IMAGE_BYTES, RETRIES, "import: an image")
+    except links.LinkFailed as failed:
         if failed.too_large:
             raise ImageNotCopied("ImportTooLarge", limit=f"{MAX_IMAGE_BYTES // (1024 * 1024)} MB") from None
         raise ImageNotCopied("ImportDownloadFailed") from None

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.run_record import Gate, GateMetrics, Metrics, TagMetrics
-from shared.settings import Settings
+from shared.runs.record import Gate, GateMetrics, Metrics, TagMetrics
+from shared.settings.definitions import Settings
 
 # metric -> the setting holding its minimum
 MINIMUM_SETTINGS = {

@@ -23,9 +23,9 @@ from azure.storage.blob import ContainerClient
 
 from shared import documents
 from shared.errors import PermanentError
-from shared.model_pointer import POINTER_BLOB, ModelPointer, parse_pointer, zip_sha1
-from shared.onnx_model import ModelError, OnnxClassifier
-from shared.settings import Settings
+from shared.onnx.model import ModelError, OnnxClassifier
+from shared.onnx.pointer import POINTER_BLOB, ModelPointer, parse_pointer, zip_sha1
+from shared.settings.definitions import Settings
 
 log = logging.getLogger(__name__)
 # How often an instance looks for a new current.json: a new model is in use within this many seconds.

@@ -17,7 +17,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 from azure.storage.blob import ContainerClient
 
 from shared.errors import TransientError
-from shared.mirror_plan import Entry
+from shared.mirror.plan import Entry
 from shared.storage import ensure_container, read_json, write_json
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Read and check a Custom Vision ONNX export zip: manifest, model file and its SHA-1, labels, metadata.
 
 Only the zip's layout is checked here; the model's inputs and outputs are checked when it is loaded
-(``shared.onnx_model``).
+(``shared.onnx.model``).
 """
 
 from __future__ import annotations

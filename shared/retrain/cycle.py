@@ -3,7 +3,7 @@
 Each queue message names a run and a sequence number. The run record is always saved before the
 message that continues it is sent (the send happens only after the ETag-conditioned save succeeded), so
 a worker never finds a message ahead of its record: a message whose number is not the record's is
-stale and dropped. The worker does as many steps as it can without waiting (shared.retrain_steps) and
+stale and dropped. The worker does as many steps as it can without waiting (shared.retrain.steps) and
 re-enqueues the run with a visibility delay when it must wait. A step that fails on every try lands on
 the ``{RETRAIN_QUEUE}-poison`` queue, and ``poisoned`` ends its run as failed at once.
 """
@@ -19,16 +19,16 @@ from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
-from shared.customvision import CustomVision
+from shared.customvision.clients import CustomVision
 from shared.documents import utc_now
 from shared.errors import PipelineError
-from shared.retrain_context import StepContext
-from shared.retrain_steps import Steps
-from shared.run_record import RunError, RunRecord, Status, Step, Timing, Trigger
-from shared.runs import Run, RunStore, new_record, new_run_id
-from shared.settings import Settings
+from shared.mirror.sync import Mirror
+from shared.retrain.context import StepContext
+from shared.retrain.steps import Steps
+from shared.runs.record import RunError, RunRecord, Status, Step, Timing, Trigger
+from shared.runs.store import Run, RunStore, new_record, new_run_id
+from shared.settings.definitions import Settings
 from shared.storage import Storage, ensure_queue
-from shared.training_sync import Mirror
 
 log = logging.getLogger(__name__)
 RUN_ID = re.compile(r"\d{8}T\d{9}Z-[0-9a-f]{8}")
