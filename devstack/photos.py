@@ -1,5 +1,5 @@
-"""The fruit photos of Microsoft Learn's exercise, read by path (``$DEMO_IMAGES``, default
-../shared/data/fruit relative to the project root), and distinct copies of them."""
+"""The fruit photos of Microsoft Learn's exercise, read by path (``$DEMO_IMAGES``, default the project's
+own copy in samples/fruit), and distinct copies of them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from devstack.paths import PROJECT_ROOT
 
-DEFAULT_FRUIT = PROJECT_ROOT.parent / "shared" / "data" / "fruit"
+DEFAULT_FRUIT = PROJECT_ROOT / "samples" / "fruit"
 TAGS = ("apple", "banana", "orange")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
 TEST_TAGS = {"IMG_TEST_1.jpg": "apple", "IMG_TEST_2.jpg": "banana", "IMG_TEST_3.jpg": "orange"}
@@ -21,7 +21,7 @@ class PhotosMissing(RuntimeError):
 
 
 def fruit_root() -> Path:
-    """Where the photos should be: $DEMO_IMAGES, default ../shared/data/fruit."""
+    """Where the photos should be: $DEMO_IMAGES, default samples/fruit."""
     return Path(os.environ.get("DEMO_IMAGES") or DEFAULT_FRUIT)
 
 

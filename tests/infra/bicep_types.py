@@ -1,7 +1,7 @@
 """Offline type check of Bicep resource bodies against Microsoft's generated Bicep type definitions.
 
-The definitions (Azure/bicep-types-az ``generated/``, one ``types.json`` per provider and API version) live
-outside the project, in ``../shared/specs/bicep-types-az``. A body is checked the way the Bicep compiler
+The definitions (Azure/bicep-types-az ``generated/``, one ``types.json`` per provider and API version) are
+copied into ``tests/data/specs/bicep-types-az`` (see the README there). A body is checked the way the Bicep compiler
 checks it for these kinds of mistakes: every property name exists at its path (exact case), no read-only
 property is set, a literal string where the type is a closed set of string literals is one of them, literal
 values have the right kind (string, integer, boolean, object, array). Expressions (function calls,
@@ -19,7 +19,7 @@ from typing import Any
 
 from devstack.paths import PROJECT_ROOT
 
-SPECS = PROJECT_ROOT.parent / "shared" / "specs"
+SPECS = PROJECT_ROOT / "tests" / "data" / "specs"
 BICEP_TYPES = SPECS / "bicep-types-az"
 READ_ONLY = 2
 WRITE_ONLY = 4

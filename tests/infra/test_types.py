@@ -2,7 +2,7 @@
 
 The Bicep CLI cannot run here, so tests/infra/bicep_types.py does the part of its type check that catches
 real deployment errors (see that module). The definitions are Microsoft's generated Bicep types and azd's
-JSON schema, kept outside the project (../shared/specs); the tests skip, saying so, where they are absent.
+JSON schema, copied into tests/data/specs (sources and licences in its README).
 Each check is also run on a mutated copy (a misspelt property at depth, a value outside a closed enum, a
 read-only property set) that it must reject.
 """
@@ -30,12 +30,6 @@ HOOK = PROJECT_ROOT / "scripts" / "postdeploy.sh"
 EVENT_SUBSCRIPTION = "Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15"
 BUILT_IN = {"Microsoft.Resources/resourceGroups"}  # part of Bicep itself, no types.json
 
-needs_types = pytest.mark.skipif(
-    not BICEP_TYPES.is_dir(), reason=f"Bicep type definitions not found at {BICEP_TYPES}"
-)
-needs_azd_schema = pytest.mark.skipif(
-    not AZD_SCHEMA.is_file(), reason=f"azd schema not found at {AZD_SCHEMA}"
-)
 
 
 def _body(resource: dict[str, Any]) -> dict[str, Any]:
@@ -133,19 +127,16 @@ def azure_yaml_errors(document: dict[str, Any]) -> list[str]:
 # --- the project as it is ---------------------------------------------------------------------------------
 
 
-@needs_types
 def test_every_resource_body_fits_its_type() -> None:
     errors = infra_errors(INFRA)
     assert not errors, "infra/ does not fit the Bicep types:\n" + "\n".join(errors)
 
 
-@needs_types
 def test_the_hooks_event_grid_subscription_fits_its_type() -> None:
     errors = subscription_errors(hook_subscription_body())
     assert not errors, "postdeploy.sh's subscription body:\n" + "\n".join(errors)
 
 
-@needs_azd_schema
 def test_azure_yaml_fits_azds_schema() -> None:
     errors = azure_yaml_errors(yaml.safe_load((PROJECT_ROOT / "azure.yaml").read_text()))
     assert not errors, "azure.yaml:\n" + "\n".join(errors)
@@ -199,7 +190,6 @@ INFRA_MUTATIONS = [
 ]
 
 
-@needs_types
 @pytest.mark.parametrize(("file", "old", "new", "expected"), INFRA_MUTATIONS)
 def test_a_mutated_infra_copy_fails(tmp_path: Path, file: str, old: str, new: str, expected: str) -> None:
     copy = tmp_path / "infra"
@@ -236,7 +226,6 @@ SUBSCRIPTION_MUTATIONS = [
 ]
 
 
-@needs_types
 @pytest.mark.parametrize(("where", "change", "expected"), SUBSCRIPTION_MUTATIONS)
 def test_a_mutated_subscription_body_fails(where: tuple[str, ...], change: str, expected: str) -> None:
     body = hook_subscription_body()
@@ -252,7 +241,6 @@ def test_a_mutated_subscription_body_fails(where: tuple[str, ...], change: str, 
     assert any(expected in error for error in errors), f"expected {expected!r} among {errors}"
 
 
-@needs_azd_schema
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
