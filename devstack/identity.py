@@ -8,12 +8,18 @@ writes the trust file localvision reads (``--trust-token-issuer``: issuer, audie
 identities (``IDENTITY_ENDPOINT`` + ``IDENTITY_HEADER``, api-version 2019-08-01). The pipeline's own
 ``DefaultAzureCredential`` reads those two variables and asks it for tokens, exactly as it asks the platform
 in Azure: the code under test is unchanged, only the token service behind it is local.
+
+``python -m devstack.identity --port P --state DIR`` serves it in the foreground for `make up` with
+CUSTOMVISION_AUTH=identity; ``prepare(DIR)`` makes its key, secret and localvision's trust file first.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import secrets
+import sys
 import threading
 import time
 import uuid
@@ -23,6 +29,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 AUDIENCE = "https://cognitiveservices.azure.com"
@@ -31,16 +38,36 @@ TENANT = "00000000-0000-0000-0000-000000000000"
 # The system-assigned identity's client id when a token request names none.
 SYSTEM_ASSIGNED = "11111111-1111-1111-1111-111111111111"
 TOKEN_PATH = "/msi/token"
+STANDARD_PORT = 5110  # `make up`'s identity endpoint
 
 
 class TokenIssuer:
     """Signs Entra-shaped access tokens with a key of its own; ``trust()`` is what a verifier needs."""
 
-    def __init__(self, issuer: str = ISSUER, lifetime_seconds: int = 3600) -> None:
+    def __init__(
+        self, issuer: str = ISSUER, lifetime_seconds: int = 3600, key: rsa.RSAPrivateKey | None = None
+    ) -> None:
         self.issuer = issuer
         self.lifetime_seconds = lifetime_seconds
-        self.key_id = uuid.uuid4().hex
-        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.key_id = jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key(), as_dict=True)["n"][:16]
+
+    @classmethod
+    def from_key_file(cls, path: Path) -> TokenIssuer:
+        """The issuer with the key kept in ``path`` (PEM), made there on first use."""
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            pem = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as out:
+                out.write(pem)
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError(f"{path} does not hold an RSA private key: delete it to make a new one")
+        return cls(key=key)
 
     def token(
         self,
@@ -91,10 +118,11 @@ class IdentityEndpoint:
 
     issuer: TokenIssuer
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    port: int = 0  # 0: a free one
     requests: list[TokenRequest] = field(default_factory=list)  # every token handed out, in order
 
     def __post_init__(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="identity-endpoint", daemon=True
         )
@@ -106,12 +134,12 @@ class IdentityEndpoint:
 
     def environment(self) -> dict[str, str]:
         """The variables that point azure-identity's ManagedIdentityCredential at this endpoint."""
-        return {"IDENTITY_ENDPOINT": self.url, "IDENTITY_HEADER": self.secret}
+        return environment(self._server.server_address[1], self.secret)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
         self._server.shutdown()
         self._server.server_close()
-        self._thread.join(10)
+        self._thread.join(timeout)
 
 
 def _handler(endpoint: IdentityEndpoint) -> type[BaseHTTPRequestHandler]:
@@ -129,6 +157,7 @@ def _handler(endpoint: IdentityEndpoint) -> type[BaseHTTPRequestHandler]:
             client_id = query.get("client_id")
             token, expires_on = endpoint.issuer.token(client_id or SYSTEM_ASSIGNED, audience=resource)
             endpoint.requests.append(TokenRequest(resource, client_id))
+            print(f"token for {resource} (client id {client_id or 'system-assigned'})", flush=True)
             body = {
                 "access_token": token,
                 "expires_on": str(expires_on),
@@ -150,3 +179,44 @@ def _handler(endpoint: IdentityEndpoint) -> type[BaseHTTPRequestHandler]:
             pass  # quiet: the tests read ``requests``
 
     return Handler
+
+
+def state_paths(state: Path) -> tuple[Path, Path, Path]:
+    """(key, secret, trust file) of a stack's identity endpoint in ``state``."""
+    return state / "key.pem", state / "secret", state / "trust.json"
+
+
+def prepare(state: Path) -> tuple[Path, str]:
+    """Make the endpoint's key and secret in ``state`` (once) and localvision's trust file; returns the
+    trust file and the secret (the IDENTITY_HEADER value)."""
+    key, secret_file, trust = state_paths(state)
+    issuer = TokenIssuer.from_key_file(key)
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_urlsafe(24), encoding="utf-8")
+        secret_file.chmod(0o600)
+    return issuer.write_trust(trust), secret_file.read_text(encoding="utf-8").strip()
+
+
+def environment(port: int, secret: str) -> dict[str, str]:
+    """IDENTITY_ENDPOINT and IDENTITY_HEADER for an endpoint on ``port`` (what the Functions host sets)."""
+    return {"IDENTITY_ENDPOINT": f"http://127.0.0.1:{port}{TOKEN_PATH}", "IDENTITY_HEADER": secret}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack.identity", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=STANDARD_PORT)
+    parser.add_argument("--state", type=Path, required=True, help="folder of the key, secret and trust file")
+    args = parser.parse_args(argv)
+    _, secret = prepare(args.state)
+    key, _, _ = state_paths(args.state)
+    endpoint = IdentityEndpoint(TokenIssuer.from_key_file(key), secret, args.port)
+    print(f"managed identity endpoint (local stand-in for Entra ID) on {endpoint.url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        endpoint.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
