@@ -1,6 +1,6 @@
 """The declaration of every setting the pipeline reads: name, meaning, default, parser.
 
-``shared.settings.definitions`` reads and validates them (and re-exports these names).
+``shared.settings.definitions`` reads and validates them.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ import json
 import pytest
 
 from devstack.paths import PROJECT_ROOT
-from shared.settings.definitions import SETTING_NAMES, SETTINGS, STORAGE_CONNECTION, STORAGE_IDENTITY_SUFFIXES
+from shared.settings.declared import SETTINGS, STORAGE_CONNECTION, STORAGE_IDENTITY_SUFFIXES
+from shared.settings.definitions import SETTING_NAMES
 from tests.infra.bicep import app_settings, function_app, literal
 
 LOCAL_EXAMPLE = PROJECT_ROOT / "local.settings.json.example"

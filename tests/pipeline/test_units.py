@@ -18,7 +18,8 @@ from shared.customvision.retry import RateLimiter, backoff, call_with_retry, lim
 from shared.errors import PermanentError, TransientError
 from shared.retrain.gate import decide
 from shared.runs.record import Metrics
-from shared.settings.definitions import SETTINGS, SettingsError, load_settings
+from shared.settings.declared import SETTINGS
+from shared.settings.definitions import SettingsError, load_settings
 from tests.pipeline.conftest import RESOURCE_ID
 
 ROOT = Path(__file__).resolve().parents[2]
