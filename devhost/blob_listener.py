@@ -32,6 +32,7 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 
+from devhost import tracing
 from devhost.bindings import blob_value, encode_message, split_path
 from devhost.config import BlobOptions, ConfigError, resolve
 from devhost.connections import Clients
@@ -270,7 +271,8 @@ class BlobListener:
 
     def _attempt(self, watch: BlobWatch, key: BlobKey, params: dict[str, str]) -> None:
         try:
-            self._try(watch, key, params)
+            with tracing.invocation(watch.spec.name, watch.spec.trigger_type, **tracing.blob(*key)):
+                self._try(watch, key, params)
         except Exception:
             log.exception("Recording the outcome for %s/%s failed; it will be tried again", key[0], key[1])
 
@@ -303,6 +305,7 @@ class BlobListener:
             with self._lock:
                 watch.active.discard(key)
 
+    @tracing.step("download")
     def _prepare(self, watch: BlobWatch, key: BlobKey, params: dict[str, str]) -> Callable[[], None] | None:
         """Read the blob version that was listed; None when it is gone or has changed since."""
         spec = watch.spec

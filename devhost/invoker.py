@@ -12,6 +12,7 @@ from typing import Any
 
 import azure.functions as func
 
+from devhost import tracing
 from devhost.bindings import BindingRunner
 from devhost.indexing import FunctionSpec
 
@@ -81,6 +82,17 @@ class Invoker:
 
         ``values`` feed binding expressions ({name}, route params); ``extra`` are further keyword arguments.
         """
+        with tracing.invocation(spec.name, spec.trigger_type):
+            return self._invoke(spec, trigger_value, values, reason, extra)
+
+    def _invoke(
+        self,
+        spec: FunctionSpec,
+        trigger_value: Any,
+        values: Mapping[str, Any],
+        reason: str,
+        extra: Mapping[str, Any] | None,
+    ) -> Any:
         invocation_id = str(uuid.uuid4())
         _current.function, _current.invocation = spec.name, invocation_id
         started = time.perf_counter()

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 
+from devhost import tracing
+
 HOSTS_CONTAINER = "azure-webjobs-hosts"
 
 BlobKey = tuple[str, str, str]  # (container, blob name, etag)
@@ -61,6 +63,7 @@ class ReceiptStore:
             pass
         return receipts
 
+    @tracing.step("receipt")
     def write(self, function_id: str, key: BlobKey, *, attempts: int, complete: bool, outcome: str) -> None:
         metadata = {"Attempts": str(attempts), "Outcome": outcome}
         if not complete:

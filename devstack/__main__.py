@@ -1,12 +1,12 @@
-"""``python -m devstack up|down|logs [-f] [service]|demo``: the `make up`/`down`/`logs`/`demo` stack."""
+"""``python -m devstack up|down|logs [-f] [service]|traces|demo``: `make up`/`down`/`logs`/`demo`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from devstack import background, demo
-from devstack.settings import StackError
+from devstack import background, demo, traces
+from devstack.settings import StackError, ensure, values_of
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +17,10 @@ def main(argv: list[str] | None = None) -> int:
     logs_parser = commands.add_parser("logs", help="show the logs (-f to follow)")
     logs_parser.add_argument("-f", "--follow", action="store_true")
     logs_parser.add_argument("service", nargs="*", help="azurite, localvision or devhost (default: all)")
+    traces_parser = commands.add_parser("traces", help="the last traces: an image's, a retrain run's")
+    traces_parser.add_argument("--image", help="the blob name of an image in the images container")
+    traces_parser.add_argument("--run", help="a retrain run id")
+    traces_parser.add_argument("-n", type=int, default=1, help="how many traces (default 1)")
     commands.add_parser("demo", help="the Microsoft Learn fruit exercise on the stack (starts it if needed)")
     args = parser.parse_args(argv)
     if args.command == "demo":
@@ -27,8 +31,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(line)
         elif args.command == "down":
             background.down()
+        elif args.command == "traces":
+            path = traces.telemetry_file(values_of(ensure()))
+            print("\n".join(traces.show(path, args.image, args.run, args.n)))
         else:
             background.logs(args.follow, args.service)
+            if not args.follow and not args.service:
+                print("==> the last traces (python -m devstack traces) <==")
+                print("\n".join(traces.show(traces.telemetry_file(values_of(ensure())))))
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

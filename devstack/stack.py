@@ -75,6 +75,11 @@ class LocalStack:
         return f"http://127.0.0.1:{self.localvision.ports['http']}"
 
     @property
+    def telemetry_file(self) -> Path:
+        """Where devhost's spans and metrics go (TELEMETRY_EXPORTER=file, as local.settings.json.example)."""
+        return self.workdir / "devhost" / "telemetry.jsonl"
+
+    @property
     def devhost_url(self) -> str:
         assert self.devhost is not None, "devhost is not running"
         return f"http://127.0.0.1:{self.devhost.ports['http']}"
@@ -88,7 +93,8 @@ class LocalStack:
         """devhost on function_app.py with the stack's settings and ``overrides``; ``runner`` in place of
         ``-m devhost`` (e.g. a benchmark's timing probe)."""
         self.overrides, self.host_json = dict(overrides or {}), host_json
-        values = settings.for_stack(self.conn_str, self.endpoint, vision.keys(), self.overrides)
+        local = {"TELEMETRY_FILE": str(self.telemetry_file), **self.overrides}
+        values = settings.for_stack(self.conn_str, self.endpoint, vision.keys(), local)
         if self.identity is not None:  # no key at all: the app signs in with the endpoint's tokens
             for name in ("CUSTOMVISION_TRAINING_KEY", "CUSTOMVISION_PREDICTION_KEY"):
                 del values[name]

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from shared import api
+from shared import api, telemetry
 from shared.classify.classifier import Classifier
 from shared.console import ConsoleApi
 from shared.customvision.clients import CustomVision
@@ -45,6 +45,7 @@ class Pipeline:
         """Validate every setting now: a wrong or missing one raises SettingsError naming it."""
         settings = load_settings()
         log.info("pipeline settings: %s", settings.redacted())
+        telemetry.configure(settings)
         return cls(settings)
 
     @property

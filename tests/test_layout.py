@@ -28,6 +28,7 @@ SHARED_MAY_IMPORT = {
     "shared.contracts": set(),
     "shared.fetch": set(),
     "shared.settings": set(),
+    "shared.telemetry": {"shared.settings"},
     "shared.errors": {"shared.catalogue"},
     "shared.storage": {"shared.settings"},
     "shared.documents": {"shared.contracts", "shared.errors"},
@@ -48,6 +49,10 @@ SHARED_MAY_IMPORT = {
     "shared.pipeline": {"shared.api", "shared.classify", "shared.console", "shared.customvision"}
     | {"shared.onnx", "shared.retrain", "shared.settings", "shared.storage"},
 }
+# Every unit may open spans and record metrics.
+for _allowed in SHARED_MAY_IMPORT.values():
+    _allowed.add("shared.telemetry")
+SHARED_MAY_IMPORT["shared.telemetry"] = {"shared.settings"}
 MAX_ROOT_MODULES = 12
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
-from shared import documents, imaging
+from shared import documents, imaging, telemetry
 from shared.customvision.clients import CustomVision
 from shared.documents import BlobInfo, Document, QuickSource
 from shared.errors import PermanentError, TransientError
@@ -86,6 +86,7 @@ class Classifier:
         except ResourceNotFoundError:
             return None
 
+    @telemetry.image_span
     def classify_blob(self, blob: BlobInfo, data: bytes) -> dict[str, Any]:
         """Classify one blob version and write its result document; return the document now stored."""
         doc_name = documents.document_name(blob.name)
@@ -111,6 +112,7 @@ class Classifier:
             self.review_copy(blob.name, data)
         return self._store(doc_name, document, None)
 
+    @telemetry.traced("review copy", review=True)
     def review_copy(self, name: str, data: bytes) -> None:
         """Keep a low-confidence image in the review container for a person to tag."""
         ensure_container(self.review)
@@ -155,14 +157,17 @@ class Classifier:
     def _classify(
         self, data: bytes, blob: BlobInfo | None = None, source: QuickSource | None = None
     ) -> documents.ResultDocument:
-        image = imaging.normalise(data, imaging.PREDICTION_MAX_BYTES)
+        with telemetry.stage("normalise"):
+            image = imaging.normalise(data, imaging.PREDICTION_MAX_BYTES)
         if image.changes:
             log.info("%s: %s", blob.name if blob else "quick test", "; ".join(image.changes))
-        if self.models is not None:
-            model = self.models.current()
-            info, predictions = model.info, model.predictions(image.data)
-        else:
-            info, predictions = self._predict(image.data, quick_test=source is not None)
+        with telemetry.predict_span("onnx" if self.models is not None else "service") as answered_by:
+            if self.models is not None:
+                model = self.models.current()
+                info, predictions = model.info, model.predictions(image.data)
+            else:
+                info, predictions = self._predict(image.data, quick_test=source is not None)
+            answered_by(info.iteration_id)
         threshold = self.settings.prediction_threshold
         return documents.ResultDocument(
             model=info,
@@ -201,6 +206,7 @@ class Classifier:
             "NoPublishedModel", publishedName=self.settings.published_name, projectId=project_id
         )
 
+    @telemetry.traced("write result")
     def _store(self, doc_name: str, document: Document, existing: JsonBlob | None) -> dict[str, Any]:
         """Write conditionally; if another run wrote meanwhile, keep its document unless ours replaces it."""
         ours = document.blob

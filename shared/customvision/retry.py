@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from shared import telemetry
 from shared.errors import PipelineError, TransientError
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ def call_with_retry(
                 log.warning("%s: %s; giving up after %d tries", what, error.code, attempt)
                 raise error from exc
             log.info("%s: %s; retry %d in %.2f s", what, error.code, attempt, delay)
+            telemetry.retried(what, error.code, delay)
             sleep(delay)
 
 
@@ -94,6 +96,7 @@ class RateLimiter:
     def acquire(self, sleep: Callable[[float], None] = time.sleep) -> None:
         wait = self.reserve()
         if wait > 0:
+            telemetry.rate_waited(wait)
             sleep(wait)
 
     def try_acquire(self, max_wait: float, sleep: Callable[[float], None] = time.sleep) -> float | None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
+from shared import telemetry
 from shared.customvision.clients import CustomVision
 from shared.documents import utc_now
 from shared.errors import PipelineError
@@ -162,7 +163,9 @@ class Retrainer:
         while not run.finished:
             step = record.step
             timing = record.timings.setdefault(step, Timing(started_at=utc_now()))
-            next_step = self.steps.table[step](run)
+            with telemetry.retrain_step(run.run_id, step.value) as span:
+                next_step = self.steps.table[step](run)
+                span.set_attribute("outcome", next_step.value if next_step else record.status.value)
             if next_step is None:  # waiting (re-enqueued) or finished
                 return
             timing.finished_at = utc_now()
@@ -195,6 +198,7 @@ class Retrainer:
             record.error = RunError(error.code, error.message)
         self.store.save(run)
         self.store.release(run.run_id)
+        telemetry.retrain_finished(status.value, record.created_at, record.finished_at)
         log.info(
             "retrain run %s %s%s",
             run.run_id,

@@ -13,6 +13,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from shared import telemetry
 from shared.errors import PermanentError, PipelineError
 from shared.mirror.manifest import Manifest
 from shared.mirror.report import SyncReport
@@ -146,9 +147,10 @@ class Steps:
                 "published performance",
             )
             record.previous = Previous(previous.id, metrics_of(old, threshold))
-        record.gate = decide(
-            record.metrics, record.previous.metrics if record.previous else None, self.settings
-        )
+        with telemetry.stage("retrain gate", **{"run.id": run.run_id}):
+            record.gate = decide(
+                record.metrics, record.previous.metrics if record.previous else None, self.settings
+            )
         return Step.PUBLISH if record.gate.passed else Step.PRUNE
 
     def _published_iteration(self, pid: str, exclude: str | None = None) -> Any | None:

@@ -228,6 +228,26 @@ SETTINGS: tuple[Setting, ...] = (
         "120",
         p.positive_int,
     ),
+    # Telemetry (docs/telemetry.md)
+    Setting(
+        "TELEMETRY_EXPORTER",
+        "Where traces and metrics go: none; azuremonitor (Application Insights, signed in with the app's "
+        "managed identity); file (JSON lines in TELEMETRY_FILE, for the local stack).",
+        "none",
+        p.one_of("none", "azuremonitor", "file"),
+    ),
+    Setting(
+        "TELEMETRY_FILE",
+        "The JSON-lines file of TELEMETRY_EXPORTER=file (appended to; its folder is created).",
+        ".local/telemetry.jsonl",
+        only_when=("TELEMETRY_EXPORTER", "file"),
+    ),
+    Setting(
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        "Application Insights connection string (read only when TELEMETRY_EXPORTER=azuremonitor).",
+        secret=True,
+        only_when=("TELEMETRY_EXPORTER", "azuremonitor"),
+    ),
     Setting(
         "KEEP_ITERATIONS",
         "Iterations kept in the project; older ones are deleted (Custom Vision allows 20).",

@@ -74,6 +74,9 @@ class Settings:
     gate_min_ap: float
     gate_tolerance: float
     retrain_stale_minutes: int
+    telemetry_exporter: str
+    telemetry_file: str | None
+    applicationinsights_connection_string: str | None
     keep_iterations: int
 
     def __repr__(self) -> str:  # never the keys, even in a traceback
@@ -112,7 +115,7 @@ def _needed(setting: Setting) -> str:
     if setting.only_when is None:
         return setting.description
     name, value = setting.only_when
-    return f"{setting.description} Set it, or sign in without it by changing {name} (now {value})."
+    return f"{setting.description} Set it, or change {name} (now {value}), which is what needs it."
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

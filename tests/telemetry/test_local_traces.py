@@ -1,0 +1,178 @@
+"""One image and one retrain through the whole local stack (Azurite, localvision, devhost running
+function_app.py in its own process), then the spans devhost wrote to its JSON-lines file
+(TELEMETRY_EXPORTER=file): names, parent and child, attributes, and errors with their catalogue code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from azure.storage.blob import BlobServiceClient
+
+from devstack import photos
+from devstack.runs import TERMINAL
+from devstack.stack import LocalStack
+from devstack.traces import Trace, read_spans, render, traces
+from devstack.vision import FUNCTION_KEY
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.slow
+HOST_STEPS = ["download", "classify image", "receipt"]
+IMAGE_STAGES = ["normalise", "predict", "write result"]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    stack = LocalStack.start(tmp_path_factory.mktemp("telemetry"))
+    try:
+        stack.start_devhost({"OTEL_METRIC_EXPORT_INTERVAL": "500"})
+        yield stack
+    finally:
+        stack.stop()
+
+
+def api(stack: LocalStack, method: str, path: str) -> dict[str, Any]:
+    reply = requests.request(
+        method, f"{stack.devhost_url}/api/{path}", headers={"x-functions-key": FUNCTION_KEY}, timeout=60
+    )
+    assert reply.status_code in (200, 202), reply.text
+    return reply.json()
+
+
+def retrain(stack: LocalStack) -> dict[str, Any]:
+    run_id = api(stack, "POST", "retrain")["runId"]
+
+    def ended() -> dict[str, Any] | None:
+        run = api(stack, "GET", f"retrain/{run_id}")
+        return run if run["status"] in TERMINAL else None
+
+    return wait_until(ended, 240, f"retrain run {run_id} to end", every=0.3)
+
+
+def spans_of(path: Path, until: Any) -> list[Trace]:
+    """The file's traces once ``until(traces)`` holds (the SDK writes its batches every half second)."""
+    return wait_until(lambda: (t := traces(read_spans(path))) and until(t) and t, 30, f"spans in {path}")
+
+
+def by_name(trace: Trace, name: str) -> dict[str, Any]:
+    found = [s for s in trace.spans if s["name"] == name]
+    assert len(found) == 1, f"{name}: {len(found)} spans in\n" + "\n".join(render(trace))
+    return found[0]
+
+
+def child_names(trace: Trace, span: dict[str, Any]) -> list[str]:
+    return [s["name"] for s in trace.children(span["span"])]
+
+
+def run_traces(path: Path, run_id: str, last_step: str) -> list[Trace]:
+    def has(ts: list[Trace]) -> bool:
+        return any(
+            s["name"] == last_step and s["attributes"].get("run.id") == run_id for t in ts for s in t.spans
+        )
+
+    return [t for t in spans_of(path, has) if run_id in t.attribute("run.id")]
+
+
+@pytest.fixture(scope="module")
+def runs(stack: LocalStack, fruit_dir: Path) -> dict[str, dict[str, Any]]:
+    """A retrain with no training images (it fails), then one with the fruit photos (it publishes)."""
+    failed = retrain(stack)
+    training = BlobServiceClient.from_connection_string(stack.conn_str).get_container_client(
+        stack.values["TRAINING_CONTAINER"]
+    )
+    training.create_container()
+    for photo in photos.training(fruit_dir):
+        training.upload_blob(photo.name, photo.data, overwrite=True)
+    return {"failed": failed, "trained": retrain(stack)}
+
+
+def test_a_failed_retrain_carries_its_catalogue_code(stack, runs):
+    run = runs["failed"]
+    assert run["status"] == "failed" and run["error"]["code"] == "NoTrainingData", run
+    [trace] = run_traces(stack.telemetry_file, run["runId"], "retrain sync")
+    sync = by_name(trace, "retrain sync")
+    assert sync["status"] == "ERROR"
+    assert sync["attributes"] == {
+        "run.id": run["runId"],
+        "retrain.step": "sync",
+        "error.code": "NoTrainingData",
+    }
+    assert sync["events"][0]["name"] == "exception"
+    worker = by_name(trace, "Functions.retrain_worker")
+    assert sync["parent"] == worker["span"] and worker["parent"] is None
+
+
+def test_a_retrain_has_a_span_per_step_with_its_run(stack, runs):
+    run = runs["trained"]
+    assert run["status"] == "succeeded", run
+    found = run_traces(stack.telemetry_file, run["runId"], "retrain prune")
+    steps = {s["name"]: s for t in found for s in t.spans if s["name"].startswith("retrain ")}
+    names = ("sync", "train", "poll", "evaluate", "gate", "publish", "prune")
+    assert set(steps) == {f"retrain {n}" for n in names}
+    assert all(s["attributes"]["run.id"] == run["runId"] and s["status"] == "UNSET" for s in steps.values())
+    outcomes = {name: steps[f"retrain {name}"]["attributes"].get("outcome") for name in names}
+    assert outcomes == {
+        "sync": "train",
+        "train": "poll",
+        "poll": outcomes["poll"],  # "evaluate", or "running" while it waits for the training (then again)
+        "evaluate": "publish",
+        "gate": None,
+        "publish": "prune",
+        "prune": "succeeded",
+    }
+    assert outcomes["poll"] in ("evaluate", "running")
+    assert steps["retrain gate"]["parent"] == steps["retrain evaluate"]["span"]
+    for trace in found:  # every step runs in a queue-trigger invocation of the worker: a trace per message
+        assert [r["name"] for r in trace.roots()] == ["Functions.retrain_worker"], render(trace)
+
+
+def image_trace(ts: list[Trace], name: str) -> Trace | None:
+    """The last complete trace (its receipt written) of the blob ``name``."""
+    found = [
+        t for t in ts if name in t.attribute("blob.name") and any(s["name"] == "receipt" for s in t.spans)
+    ]
+    return found[-1] if found else None
+
+
+def test_an_image_trace_from_download_to_receipt(stack, runs, fruit_dir):
+    iteration = runs["trained"]["iteration"]["id"]
+    images = BlobServiceClient.from_connection_string(stack.conn_str).get_container_client(
+        stack.values["IMAGES_CONTAINER"]
+    )
+    if not images.exists():
+        images.create_container()
+    photo = photos.test_photos(fruit_dir)[0]
+    etag = images.upload_blob("traced/apple.jpg", photo.data, overwrite=True).get_blob_properties().etag
+    images.upload_blob("traced/not-an-image.jpg", b"this is text", overwrite=True)
+    names = ("traced/apple.jpg", "traced/not-an-image.jpg")
+    ts = spans_of(stack.telemetry_file, lambda ts: all(image_trace(ts, n) for n in names))
+
+    trace = image_trace(ts, "traced/apple.jpg")
+    root = by_name(trace, "Functions.classify")
+    assert trace.roots() == [root], render(trace)
+    assert root["attributes"]["blob.name"] == "traced/apple.jpg" and root["attributes"]["blob.etag"] == etag
+    assert child_names(trace, root) == HOST_STEPS
+    image = by_name(trace, "classify image")
+    assert child_names(trace, image) == IMAGE_STAGES
+    outcome = image["attributes"]["outcome"]
+    assert image["attributes"] == {
+        "blob.name": "traced/apple.jpg",
+        "blob.etag": etag,
+        "backend": "service",
+        "iteration.id": iteration,
+        "outcome": outcome,
+    }
+    assert outcome in ("classified", "review")
+    assert by_name(trace, "predict")["attributes"] == {"backend": "service", "iteration.id": iteration}
+    assert all(s["status"] == "UNSET" for s in trace.spans)
+
+    bad = image_trace(ts, "traced/not-an-image.jpg")
+    image = by_name(bad, "classify image")
+    assert image["status"] == "ERROR"
+    assert image["attributes"]["outcome"] == "failed" and image["attributes"]["error.code"] == "NotAnImage"
+    normalise = by_name(bad, "normalise")
+    assert normalise["attributes"]["error.code"] == "NotAnImage" and normalise["status"] == "ERROR"
+    assert child_names(bad, image) == ["normalise", "write result"]  # nothing predicted: one error document
