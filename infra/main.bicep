@@ -224,6 +224,16 @@ module rbac 'app/rbac.bicep' = {
   }
 }
 
+module workbook 'app/workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    appInsightsName: monitoring.outputs.appInsightsName
+  }
+}
+
 module eventGrid 'app/eventgrid.bicep' = {
   name: 'eventgrid'
   scope: rg

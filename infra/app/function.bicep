@@ -120,6 +120,16 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
           value: 'ClientId=${identityClientId};Authorization=AAD'
         }
+        // OpenTelemetry (host.json telemetryMode): the Python worker configures azure-monitor-opentelemetry once,
+        // with the identity above, and the app exports its spans and metrics through it (docs/telemetry.md).
+        {
+          name: 'PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY'
+          value: 'true'
+        }
+        {
+          name: 'TELEMETRY_EXPORTER'
+          value: 'azuremonitor'
+        }
         // The triggers' connection PIPELINE_STORAGE, identity-based. The blob trigger needs the queue URI too.
         {
           name: 'PIPELINE_STORAGE__blobServiceUri'

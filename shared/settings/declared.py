@@ -244,8 +244,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "APPLICATIONINSIGHTS_CONNECTION_STRING",
-        "Application Insights connection string (read only when TELEMETRY_EXPORTER=azuremonitor).",
-        secret=True,
+        "Application Insights connection string (read only when TELEMETRY_EXPORTER=azuremonitor; not a "
+        "secret with Entra ingestion: it names the resource, the app's identity signs in).",
         only_when=("TELEMETRY_EXPORTER", "azuremonitor"),
     ),
     Setting(

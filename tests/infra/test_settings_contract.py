@@ -29,8 +29,8 @@ HOST_ONLY = frozenset(
         "AzureWebJobsStorage__queueServiceUri",
         "AzureWebJobsStorage__tableServiceUri",
         "FUNCTIONS_WORKER_RUNTIME",  # local only; Flex Consumption takes it from functionAppConfig.runtime
-        "APPLICATIONINSIGHTS_CONNECTION_STRING",
         "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+        "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY",  # the Python worker's OpenTelemetry switch
         "DEVHOST_FUNCTION_KEY",  # local only: devhost's function key; in Azure the host keeps its own keys
         "DEVHOST_BLOBS_EXTENSION_KEY",  # local only: devhost's blobs extension key for the Event Grid webhook
     }
@@ -38,7 +38,8 @@ HOST_ONLY = frozenset(
 # The identity-based form of the pipeline's storage connection, used in Azure.
 STORAGE_IDENTITY = frozenset(f"{STORAGE_CONNECTION}__{suffix}" for suffix in STORAGE_IDENTITY_SUFFIXES)
 CODE_READS = SETTING_NAMES | STORAGE_IDENTITY
-IN_AZURE = (SETTING_NAMES - {STORAGE_CONNECTION}) | STORAGE_IDENTITY
+LOCAL_ONLY = frozenset({"TELEMETRY_FILE"})  # read only with TELEMETRY_EXPORTER=file, the local stack's
+IN_AZURE = (SETTING_NAMES - {STORAGE_CONNECTION} - LOCAL_ONLY) | STORAGE_IDENTITY
 IN_LOCAL_EXAMPLE = SETTING_NAMES
 
 
@@ -54,7 +55,7 @@ def difference(label: str, expected: frozenset[str] | set[str], actual: set[str]
 
 
 def test_the_declared_sets_cover_what_the_code_reads() -> None:
-    assert IN_AZURE | {STORAGE_CONNECTION} == CODE_READS
+    assert IN_AZURE | {STORAGE_CONNECTION} | LOCAL_ONLY == CODE_READS
     assert not HOST_ONLY & CODE_READS, "a name cannot be both host-only and read by the code"
 
 

@@ -15,7 +15,7 @@ from azure.storage.blob import BlobServiceClient
 from devstack import photos
 from devstack.runs import TERMINAL
 from devstack.stack import LocalStack
-from devstack.traces import Trace, read_spans, render, traces
+from devstack.traces import Trace, read_spans, render, show, traces
 from devstack.vision import FUNCTION_KEY
 from tests.support.waiting import wait_until
 
@@ -176,3 +176,35 @@ def test_an_image_trace_from_download_to_receipt(stack, runs, fruit_dir):
     normalise = by_name(bad, "normalise")
     assert normalise["attributes"]["error.code"] == "NotAnImage" and normalise["status"] == "ERROR"
     assert child_names(bad, image) == ["normalise", "write result"]  # nothing predicted: one error document
+
+
+def test_devstack_traces_shows_an_images_and_a_runs_trees(stack, runs, fruit_dir):
+    images = BlobServiceClient.from_connection_string(stack.conn_str).get_container_client(
+        stack.values["IMAGES_CONTAINER"]
+    )
+    if not images.exists():
+        images.create_container()
+    images.upload_blob("shown/banana.jpg", photos.test_photos(fruit_dir)[1].data, overwrite=True)
+    spans_of(stack.telemetry_file, lambda ts: image_trace(ts, "shown/banana.jpg"))
+
+    shown = show(stack.telemetry_file, image="shown/banana.jpg")
+    assert shown[0].startswith("trace ")
+    lines = [line for line in shown[1:] if line.strip()]
+    tree = [(len(line) - len(line.lstrip())) // 2 for line in lines], [line.split()[0] for line in lines]
+    expected = (
+        ["Functions.classify", "download", "classify", "normalise", "predict", "write"],
+        [1, 2, 2, 3, 3, 3],
+    )
+    review = tree[1][6:7] == ["review"]  # a low-confidence photo: its review copy, then the receipt
+    assert tree[1] == expected[0] + (["review"] if review else []) + ["receipt"], shown
+    assert tree[0] == expected[1] + ([3] if review else []) + [2], shown
+    assert "blob.name=shown/banana.jpg" in shown[1] and "iteration.id=" in "\n".join(shown)
+    run_id = runs["failed"]["runId"]
+    shown = "\n".join(show(stack.telemetry_file, run=run_id))
+    assert "    retrain sync FAILED" in shown and "error.code=NoTrainingData" in shown
+    # with neither: the last image's trace and the last run's steps
+    last = "\n".join(show(stack.telemetry_file))
+    assert "blob.name=shown/banana.jpg" in last and runs["trained"]["runId"] in last
+    assert show(stack.telemetry_file, image="no/such.jpg") == [
+        f"no trace of image no/such.jpg in {stack.telemetry_file}"
+    ]
