@@ -108,15 +108,9 @@ def services(settings: dict[str, Any]) -> list[Service]:
             (devhost_port,),
             "devhost",
             lambda: answers_http(f"http://127.0.0.1:{devhost_port}/"),
-            env={**_telemetry_defaults(values), **devhost_env},
+            env=devhost_env,
         ),
     ]
-
-
-def _telemetry_defaults(values: dict[str, str]) -> dict[str, str]:
-    """Spans to .local/ even with a local.settings.json made before telemetry settings existed."""
-    defaults = {"TELEMETRY_EXPORTER": "file", "TELEMETRY_FILE": str(LOCAL / "telemetry.jsonl")}
-    return {name: value for name, value in defaults.items() if name not in values}
 
 
 def _command_line(pid: int) -> str | None:

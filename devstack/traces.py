@@ -109,7 +109,10 @@ def render(trace: Trace) -> list[str]:
 def show(path: Path, image: str | None = None, run: str | None = None, count: int = 1) -> list[str]:
     """What ``python -m devstack traces`` prints."""
     if not path.exists():
-        return [f"no traces yet: {path} does not exist (TELEMETRY_EXPORTER=file writes it once devhost runs)"]
+        return [
+            f"no traces yet: {path} does not exist. devhost writes it with TELEMETRY_EXPORTER=file in "
+            "local.settings.json (as local.settings.json.example sets it; then `make down && make up`)"
+        ]
     chosen = select(traces(read_spans(path)), image, run, count)
     if not chosen:
         what = f"image {image}" if image else f"run {run}" if run else "an image or a retrain run"
