@@ -3,7 +3,7 @@
 Two phases over the same stack: a burst (every photo uploaded at once: throughput, and latency that is
 mostly waiting in line) and a paced drip (photos arriving at half the measured throughput: the latency
 one photo sees when the pipeline keeps up, which is what the 2 s bar is about). Per-stage times come
-from bench.probe, which wraps devhost's blob listener and the pipeline's stages in the devhost process.
+from the product's own spans (bench.spans): what Application Insights shows for each photo.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from azure.storage.blob import BlobServiceClient, ContainerClient
@@ -22,19 +21,9 @@ from bench.stats import summary
 from devstack.photos import Photo
 
 UPLOAD_THREADS = 8
-# download and receipt: devhost; the rest: the pipeline (write_result includes write_json and, on a
-# conflict, read_result); "other" is the attempt's remainder (invocation, bindings, documents, logging).
-STAGES = (
-    "download",
-    "normalise",
-    "predict",
-    "write_result",
-    "write_json",
-    "read_result",
-    "review_copy",
-    "receipt",
-)
-NESTED = ("write_json", "read_result")  # inside write_result
+# download and receipt: devhost; the rest: the pipeline; "other" is the attempt's remainder (invocation,
+# bindings, building the document, logging, the spans themselves).
+STAGES = ("download", "normalise", "predict", "write_result", "review_copy", "receipt")
 
 
 @dataclass
@@ -86,7 +75,7 @@ def paced(images: ContainerClient, photos: Sequence[Photo], rate: float) -> Drop
 
 def wait_for_documents(results: ContainerClient, drop: Drop, timeout: float, every: float = 1.0) -> None:
     """List the results container until each uploaded blob has its document; read them all. Listing
-    is slow on purpose (it loads Azurite too): the probe, not this, times each document."""
+    is slow on purpose (it loads Azurite too): the spans, not this, time each document."""
     wanted = {f"{name}.json": name for name in drop.uploaded}
     deadline = time.monotonic() + timeout
     while len(drop.seen) < len(wanted):
@@ -107,29 +96,6 @@ def wait_for_documents(results: ContainerClient, drop: Drop, timeout: float, eve
         drop.documents[name] = json.loads(results.download_blob(document_name).readall())
 
 
-def read_probe(path: Path) -> dict[str, dict[str, Any]]:
-    """The last finished classify attempt per blob name from the probe's JSON lines."""
-    records: dict[str, dict[str, Any]] = {}
-    if not path.exists():
-        return records
-    for line in path.read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
-        if record.get("function") == "classify" and record.get("done"):
-            records[record["blob"]] = record
-    return records
-
-
-def poll_cpu(path: Path, start: float, end: float) -> float:
-    """CPU seconds the blob listener's polls (listing, receipts look-up, hand-over) took in [start, end]."""
-    total = 0.0
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            if record.get("function") == "_poll" and start <= record["started"] <= end:
-                total += record["cpu"]
-    return total
-
-
 def stage_cpu(records: dict[str, dict[str, Any]]) -> dict[str, float]:
     """Mean CPU seconds per attempt in each stage (the attempt's thread only) and the remainder."""
     if not records:
@@ -137,17 +103,17 @@ def stage_cpu(records: dict[str, dict[str, Any]]) -> dict[str, float]:
     count = len(records)
     out = {stage: sum(r.get("cpu", {}).get(stage, 0.0) for r in records.values()) / count for stage in STAGES}
     total = sum(r.get("cpu", {}).get("attempt_total", 0.0) for r in records.values()) / count
-    out["other"] = total - sum(v for k, v in out.items() if k not in NESTED)
+    out["other"] = total - sum(out.values())
     out["attempt_total"] = total
     return out
 
 
-def analyse(drop: Drop, probe: dict[str, dict[str, Any]], expected_tags: dict[str, str | None]) -> dict:
-    """Throughput, latency, document checks and per-stage times of one phase."""
+def analyse(drop: Drop, attempts: dict[str, dict[str, Any]], expected_tags: dict[str, str | None]) -> dict:
+    """Throughput, latency, document checks and per-stage times of one phase (``attempts``: bench.spans)."""
     names = list(drop.uploaded)
-    records = {name: probe[name] for name in names if name in probe}
+    records = {name: attempts[name] for name in names if name in attempts}
     written = {n: r.get("resultWritten") or r["ended"] for n, r in records.items()}
-    # Each document's time: when its write returned (probe); when the probe is missing, when it was listed.
+    # Each document's time: when its write ended (its span); without a span, when it was listed.
     done_at = {n: written.get(n, drop.seen[n]) for n in names}
     elapsed = max(done_at.values()) - drop.first_upload_started
     latencies = [done_at[n] - drop.uploaded[n] for n in names]
@@ -163,12 +129,8 @@ def analyse(drop: Drop, probe: dict[str, dict[str, Any]], expected_tags: dict[st
     if records:
         for stage in STAGES:
             stages[stage] = summary([r["stages"].get(stage, 0.0) for r in records.values()])
-        stages["poll_delay"] = summary(
-            [r["submitted"] - drop.uploaded[n] for n, r in records.items() if r.get("submitted")]
-        )
-        stages["queue_wait"] = summary(
-            [r["started"] - r["submitted"] for r in records.values() if r.get("submitted")]
-        )
+        # upload -> the invocation starts: devhost's polling delay and the wait for a free worker
+        stages["trigger_delay"] = summary([r["started"] - drop.uploaded[n] for n, r in records.items()])
         stages["attempt_total"] = summary([r["ended"] - r["started"] for r in records.values()])
     return {
         "images": len(names),
@@ -180,7 +142,7 @@ def analyse(drop: Drop, probe: dict[str, dict[str, Any]], expected_tags: dict[st
         "wrongEtag": len(wrong_etag),
         "topTagRight": right,
         "labelled": labelled,
-        "probed": len(records),
+        "traced": len(records),
         "stages": stages,
         "stageCpu": stage_cpu(records),
         "ended": max(done_at.values()),

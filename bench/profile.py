@@ -1,9 +1,9 @@
 """Profile the classify path through devhost: ``python -m bench.profile [--mode service|onnx|both]``.
 
-A private stack (Azurite, localvision, devhost through bench.probe with ``BENCH_PROFILE`` set), the 45
-fruit photos trained by one retrain cycle on a compact domain, then a burst of photos per mode; each
-blob-trigger attempt runs under cProfile in devhost's worker threads. Prints, per mode, the CPU per
-stage (the probe's thread CPU), the profile's time by package and its top functions by own time.
+A private stack (Azurite, localvision, devhost through bench.profiled), the 45 fruit photos trained by
+one retrain cycle on a compact domain, then a burst of photos per mode; each blob-trigger attempt runs
+under cProfile in devhost's worker threads. Prints, per mode, the CPU per stage (the thread CPU of each
+span, from the product's spans), the profile's time by package and its top functions by own time.
 The profiler counts thread CPU time (waiting is not counted) and roughly doubles the CPU of what it
 profiles: read the shares, not the absolute figures.
 """
@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import pstats
 import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from bench import onnx, pipeline, probe, retrain
+from bench import onnx, pipeline, profiled, retrain, spans
 from bench.run import COMPACT
 from devstack import photos
 from devstack.paths import HOST_JSON
@@ -51,8 +50,8 @@ def merged(prefix: Path) -> pstats.Stats | None:
     return stats
 
 
-def report(mode: str, stats: pstats.Stats | None, probe_file: Path, top: int) -> None:
-    records = pipeline.read_probe(probe_file)
+def report(mode: str, stats: pstats.Stats | None, telemetry_file: Path, top: int) -> None:
+    records = {n: r for n, r in spans.attempts(telemetry_file).items() if n.startswith(f"{mode}-")}
     print(f"\n=== {mode} mode: {len(records)} attempts ===")
     print("CPU per attempt by stage (ms, the worker thread, profiled):")
     for stage, seconds in pipeline.stage_cpu(records).items():
@@ -98,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir.mkdir(parents=True, exist_ok=True)
         stack = LocalStack.start(workdir / "stack")
         try:
-            stack.start_devhost(COMPACT, host_json=HOST_JSON, runner=probe.runner(workdir / "warm.jsonl"))
+            stack.start_devhost(COMPACT, host_json=HOST_JSON)
             retrain.upload_training(stack.conn_str, stack.values["TRAINING_CONTAINER"], photos.training(root))
             project_id = retrain.cycle(stack.devhost_url)["projectId"]
             for mode in modes:
@@ -107,16 +106,14 @@ def main(argv: list[str] | None = None) -> int:
                 if mode == "onnx":
                     iteration = onnx.published_iteration(stack, project_id)
                     onnx.place(stack, onnx.export_zip(stack, project_id, iteration), project_id, iteration)
-                os.environ[probe.PROFILE_SETTING] = str(workdir / f"{mode}.prof")
                 overrides = {**COMPACT, "CLASSIFIER_MODE": mode}
-                stack.start_devhost(overrides, HOST_JSON, probe.runner(workdir / f"{mode}.jsonl"))
+                stack.start_devhost(overrides, HOST_JSON, profiled.runner(str(workdir / f"{mode}.prof")))
                 log.info("%s mode: burst of %d photos, profiled", mode, args.images)
                 burst(stack, root, f"{mode}-", args.images)
         finally:
-            os.environ.pop(probe.PROFILE_SETTING, None)
             stack.stop()
         for mode in modes:
-            report(mode, merged(workdir / f"{mode}.prof"), workdir / f"{mode}.jsonl", args.top)
+            report(mode, merged(workdir / f"{mode}.prof"), stack.telemetry_file, args.top)
     return 0
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import pipeline, probe
+from bench import pipeline, spans
 from bench.report import Bar, Check, figure
 from devstack import photos
 from devstack.paths import PROJECT_ROOT
@@ -77,10 +77,7 @@ def run(plan: TierPlan, workdir: Path) -> dict[str, Any]:
         values = {"PREDICTION_MAX_TPS": f"{plan.max_tps:g}", "PUBLISHED_NAME": PUBLISHED_NAME}
         log.info("tier %s: training the fruit model with the SDK", plan.tier)
         train_and_publish(stack.endpoint, "Classify Fruit", photos.training(root), "fruit-classifier")
-        probe_file = workdir / "probe.jsonl"
-        stack.start_devhost(
-            {**values, "CUSTOMVISION_PROJECT_NAME": "Classify Fruit"}, runner=probe.runner(probe_file)
-        )
+        stack.start_devhost({**values, "CUSTOMVISION_PROJECT_NAME": "Classify Fruit"})
         images, results = pipeline.containers(stack.conn_str, stack.values)
         sources = photos.test_photos(root) + photos.training(root) + photos.more_training(root)
         batch = photos.copies(sources, plan.photos, f"{plan.tier.lower()}-")
@@ -89,7 +86,7 @@ def run(plan: TierPlan, workdir: Path) -> dict[str, Any]:
         drop = pipeline.burst(images, batch)
         pipeline.wait_for_documents(results, drop, timeout=120 + 4 * plan.photos / plan.rate)
         seconds = time.monotonic() - started
-        records = pipeline.read_probe(probe_file)
+        records = spans.attempts_when_written(stack.telemetry_file, list(drop.uploaded))
         devhost_log = stack.devhost.log.read_text(errors="replace") if stack.devhost else ""
     finally:
         stack.stop()

@@ -12,7 +12,7 @@ from devstack.paths import PROJECT_ROOT
 from devstack.processes import Child, answers_tcp, free_port, spawn, wait_ready
 
 STANDARD_PORT = 7071
-DEVHOST = ("-m", "devhost")  # how devhost is run: ``python -m devhost`` (a benchmark wraps it in a probe)
+DEVHOST = ("-m", "devhost")  # how devhost is run: ``python -m devhost`` (bench.profile wraps it)
 STARTED = "Host started"  # devhost's log line once every trigger listens
 
 

@@ -91,7 +91,7 @@ class LocalStack:
         runner: Sequence[str] = devhost_service.DEVHOST,
     ) -> None:
         """devhost on function_app.py with the stack's settings and ``overrides``; ``runner`` in place of
-        ``-m devhost`` (e.g. a benchmark's timing probe)."""
+        ``-m devhost`` (e.g. bench.profile's profiler)."""
         self.overrides, self.host_json = dict(overrides or {}), host_json
         local = {"TELEMETRY_FILE": str(self.telemetry_file), **self.overrides}
         values = settings.for_stack(self.conn_str, self.endpoint, vision.keys(), local)

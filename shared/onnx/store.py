@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceNotFoundError, ResourceNotModifiedError
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError, ResourceNotModifiedError
 from azure.storage.blob import ContainerClient
 
 from shared import documents
@@ -99,7 +99,7 @@ class ModelStore:
                     POINTER_BLOB, etag=self._pointer_etag, match_condition=MatchConditions.IfModified
                 )
             raw = downloader.readall()
-        except ResourceNotModifiedError:
+        except (ResourceNotModifiedError, ResourceModifiedError):  # 304; Azurite answers 412 ConditionNotMet
             return
         except ResourceNotFoundError:
             if self._model is not None:

@@ -217,6 +217,21 @@ def test_a_new_current_json_is_used_within_the_refresh_interval_and_a_bad_zip_ke
     )
 
 
+def test_an_unchanged_current_json_keeps_the_model_after_the_refresh_interval(
+    load_app, settings, azurite_conn_str, fruit_dir, fruit_zip
+) -> None:
+    app = load_app(settings)
+    stores = containers(azurite_conn_str, settings)
+    photo = (fruit_dir / "test-images" / "IMG_TEST_2.jpg").read_bytes()
+    place(stores["pipeline"], fruit_zip, ITERATION_ID)
+    assert classify(app, stores, "a.jpg", photo)["model"]["iterationId"] == ITERATION_ID
+    app.pipeline.model_store.refresh_seconds = 0.2
+    time.sleep(0.3)
+    # the conditional read finds current.json unchanged (Azure: 304; Azurite: 412 ConditionNotMet)
+    doc = classify(app, stores, "b.jpg", photo)
+    assert doc["status"] == "ok" and doc["model"]["iterationId"] == ITERATION_ID
+
+
 def _damaged(data: bytes) -> bytes:
     """The zip with one byte of model.onnx flipped, the manifest unchanged (its ModelFileSHA1 now wrong)."""
     source = zipfile.ZipFile(io.BytesIO(data))
