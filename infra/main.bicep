@@ -9,8 +9,30 @@ targetScope = 'subscription'
 @description('Name of the azd environment; used in the resource group name and to derive unique resource names.')
 param environmentName string
 
+// The regions that offer both Custom Vision (training and prediction) and Flex Consumption, so that the first
+// prompt of `azd up` cannot pick a region where one of them fails. Sources (re-check when adding a region):
+// - Custom Vision: Azure products by region (https://azure.microsoft.com/explore/global-infrastructure/products-by-region/,
+//   "Azure AI Custom Vision"); `az cognitiveservices account list-skus --kind CustomVision.Training --location <region>`.
+// - Flex Consumption: the @allowed list of Microsoft's Flex Consumption azd templates (Azure-Samples
+//   functions-quickstart-*-azd, infra/main.bicep); `az functionapp list-flexconsumption-locations`.
+// Every Custom Vision region is also a Flex Consumption region, so the list is Custom Vision's.
+// tests/infra/azure_rules.py holds both lists and checks this one is their intersection.
 @minLength(1)
-@description('Region of every resource except Custom Vision. It must offer Flex Consumption (az functionapp list-flexconsumption-locations).')
+@description('Region of every resource: one that offers both Custom Vision and Flex Consumption.')
+@allowed([
+  'australiaeast'
+  'centralindia'
+  'eastus'
+  'eastus2'
+  'japaneast'
+  'northcentralus'
+  'northeurope'
+  'southcentralus'
+  'southeastasia'
+  'uksouth'
+  'westeurope'
+  'westus2'
+])
 @metadata({
   azd: {
     type: 'location'
@@ -18,17 +40,14 @@ param environmentName string
 })
 param location string
 
-@description('Region of the two Custom Vision accounts when Custom Vision is not offered in `location`; empty means `location`.')
-param customVisionLocation string = ''
-
-@description('Custom Vision pricing tier of both accounts: F0 (free: 2 predictions per second, 10,000 per month, 2 projects) or S0.')
+@description('Custom Vision pricing tier of both accounts: S0, or F0 (free: 2 predictions per second, 10,000 per month, 2 projects; one free account of each kind per subscription, which the preprovision hook checks).')
 @allowed([
   'F0'
   'S0'
 ])
-param customVisionSku string = 'F0'
+param customVisionSku string = 'S0'
 
-@description('Object id of the user or service principal running the deployment; gets data access to storage, Key Vault and Custom Vision. Empty: no assignment.')
+@description('Object id of the user or service principal running the deployment; gets data access to storage, Key Vault and Custom Vision. Empty: whoever runs the deployment (deployer()).')
 param principalId string = ''
 
 @description('Kind of principal `principalId` is.')
@@ -75,6 +94,7 @@ var abbrs = loadJsonContent('./abbreviations.json')
 // the tests and the benchmark too.
 var rateBudgets = loadJsonContent('./rate-budget.json')
 var rateBudget = rateBudgets[customVisionSku]
+var userPrincipalId = empty(principalId) ? deployingPrincipal.outputs.objectId : principalId
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -96,6 +116,11 @@ resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: '${abbrs.resourcesResourceGroups}${environmentName}'
   location: location
   tags: tags
+}
+
+module deployingPrincipal 'core/deployer.bicep' = {
+  name: 'deployer'
+  scope: rg
 }
 
 module identity 'core/identity.bicep' = {
@@ -161,7 +186,7 @@ module customVision 'app/customvision.bicep' = {
   params: {
     trainingName: '${abbrs.cognitiveServicesCustomVisionTraining}${resourceToken}'
     predictionName: '${abbrs.cognitiveServicesCustomVisionPrediction}${resourceToken}'
-    location: empty(customVisionLocation) ? location : customVisionLocation
+    location: location
     tags: tags
     skuName: customVisionSku
     keyVaultName: keyVault.outputs.name
@@ -219,7 +244,7 @@ module rbac 'app/rbac.bicep' = {
     trainingAccountName: customVision.outputs.trainingName
     predictionAccountName: customVision.outputs.predictionName
     identityPrincipalId: identity.outputs.principalId
-    userPrincipalId: principalId
+    userPrincipalId: userPrincipalId
     userPrincipalType: principalType
   }
 }
@@ -233,6 +258,19 @@ module eventGrid 'app/eventgrid.bicep' = {
     tags: tags
     storageAccountName: storage.outputs.name
     deadLetterContainerName: pipelineContainers.deadLetter
+  }
+}
+
+module diagnostics 'core/diagnostics.bicep' = {
+  name: 'diagnostics'
+  scope: rg
+  params: {
+    workspaceId: monitoring.outputs.workspaceId
+    storageAccountName: storage.outputs.name
+    keyVaultName: keyVault.outputs.name
+    systemTopicName: eventGrid.outputs.name
+    trainingAccountName: customVision.outputs.trainingName
+    predictionAccountName: customVision.outputs.predictionName
   }
 }
 

@@ -1,4 +1,9 @@
 // The Flex Consumption (FC1) Linux function app running function_app.py on Python 3.11.
+// Python 3.11, not 3.12 (which Microsoft's Flex samples deploy now; both are supported on Flex): the tests, the
+// pinned lock (requirements-lock.txt) and the clean-environment package test (tests/infra/test_package.py) run
+// on 3.11, so 3.11 is what is proven. Moving to 3.12 is this one line once those run on 3.12.
+// Flex Consumption refuses the site properties and app settings it deprecated (siteConfig.ftpsState,
+// FUNCTIONS_WORKER_RUNTIME, ...): none is set here (tests/infra/azure_rules.py lists them).
 // Every setting the code reads (shared/settings/definitions.py) is set here by name; storage and App Insights connect
 // with the user-assigned identity, the Custom Vision keys come from Key Vault references.
 param name string
@@ -81,12 +86,12 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     // checkov:skip=CKV_AZURE_17:Event Grid webhook delivery cannot present client certificates; function keys authenticate callers.
     // checkov:skip=CKV_AZURE_212:Flex Consumption scales from zero by design; always-ready instances are a cost choice.
     // checkov:skip=CKV_AZURE_213:Flex Consumption has no platform health check; the platform manages instances.
+    // checkov:skip=CKV_AZURE_78:Flex Consumption has no FTP/FTPS endpoint and refuses siteConfig.ftpsState (BadRequest 51021); deployment is from a blob container with the app's identity.
     serverFarmId: plan.id
     httpsOnly: true
     keyVaultReferenceIdentity: identityId
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       appSettings: [
         // Functions host storage, identity-based.

@@ -14,6 +14,7 @@ from tests.infra.bicep import (
     INFRA,
     app_settings,
     bicep_files,
+    dotted,
     function_app,
     only_resource,
     parse,
@@ -45,7 +46,7 @@ APP_ROLES = {
 @pytest.mark.parametrize("path", bicep_files(), ids=lambda p: str(p.relative_to(INFRA)))
 def test_every_bicep_file_parses(path: Path) -> None:
     tree = parse(path)
-    assert tree.get("resources") or tree.get("modules"), f"{path} declares nothing"
+    assert tree.get("resources") or tree.get("modules") or tree.get("outputs"), f"{path} declares nothing"
 
 
 def test_main_modules_point_at_existing_files() -> None:
@@ -234,8 +235,8 @@ def test_event_grid_system_topic_on_the_storage_account() -> None:
 # What `bicep build` would check across files, done here because it cannot run offline.
 def test_modules_get_exactly_their_parameters() -> None:
     for name, module in parse(INFRA / "main.bicep")["modules"].items():
-        declared = parse(INFRA / module["detail"]["path"])["parameters"]
-        passed = set(module["config"]["params"])
+        declared = parse(INFRA / module["detail"]["path"]).get("parameters", {})
+        passed = set(module["config"].get("params", {}))
         assert passed <= set(declared), f"module {name}: unknown parameters {sorted(passed - set(declared))}"
         required = {p for p, spec in declared.items() if "default" not in spec}
         assert required <= passed, f"module {name}: missing parameters {sorted(required - passed)}"
@@ -252,3 +253,52 @@ def test_module_outputs_and_abbreviations_that_main_uses_exist() -> None:
     abbreviations = json.loads((INFRA / "abbreviations.json").read_text())
     for key in re.findall(r"\babbrs\.(\w+)", main_text):
         assert key in abbreviations, f"abbreviations.json has no {key}"
+
+
+def test_diagnostic_settings_cover_every_resource_that_logs() -> None:
+    """Storage (blob, queue), Key Vault, both Custom Vision accounts and the Event Grid system topic send
+    their logs to the workspace; without them delivery failures and secret access are invisible."""
+    tree = parse(INFRA / "core" / "diagnostics.bicep")
+    scopes = set()
+    for _, symbol, setting in resources("Microsoft.Insights/diagnosticSettings"):
+        props = setting["config"]["properties"]
+        assert props["workspaceId"] == "workspaceId", symbol
+        assert props["logs"] == "allLogs", f"{symbol} does not send every log category"
+        scopes.add(dotted(setting["config"]["scope"]))
+    expected = {"storage::blobService", "storage::queueService", "vault", "topic", "training", "prediction"}
+    assert expected <= scopes, f"no diagnostic setting on {sorted(expected - scopes)}"
+    kinds = {
+        symbol: tree["resources"][symbol]["type"] for symbol in ("vault", "topic", "training", "prediction")
+    }
+    assert kinds == {
+        "vault": "Microsoft.KeyVault/vaults",
+        "topic": "Microsoft.EventGrid/systemTopics",
+        "training": "Microsoft.CognitiveServices/accounts",
+        "prediction": "Microsoft.CognitiveServices/accounts",
+    }
+    assert tree["variables"]["allLogs"]["value"] == [{"categoryGroup": "allLogs", "enabled": True}]
+    params = parse(INFRA / "main.bicep")["modules"]["diagnostics"]["config"]["params"]
+    assert dotted(params["workspaceId"]) == "monitoring.outputs.workspaceId"
+    assert dotted(params["trainingAccountName"]) == "customVision.outputs.trainingName"
+    assert dotted(params["systemTopicName"]) == "eventGrid.outputs.name"
+
+
+def test_the_deploying_principal_comes_from_deployer_unless_set() -> None:
+    main = parse(INFRA / "main.bicep")
+    assert main["parameters"]["principalId"]["default"] == ""
+    condition = main["variables"]["userPrincipalId"]["value"]["operator"]
+    assert condition["type"] == "conditional"
+    assert condition["operands"]["condition"]["function"]["parameters"] == {"item_to_test": "principalId"}
+    assert dotted(condition["operands"]["true_value"]) == "deployingPrincipal.outputs.objectId"
+    assert condition["operands"]["false_value"] == "principalId"
+    deployer = parse(INFRA / main["modules"]["deployingPrincipal"]["detail"]["path"])
+    assert dotted(deployer["outputs"]["objectId"]["value"]) == "deployer().objectId"
+    assert main["modules"]["rbac"]["config"]["params"]["userPrincipalId"] == "userPrincipalId"
+
+
+def test_both_custom_vision_accounts_default_to_s0() -> None:
+    main = parse(INFRA / "main.bicep")
+    assert main["parameters"]["customVisionSku"]["default"] == "S0"
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters["customVisionSku"]["value"] == "${CUSTOM_VISION_SKU=S0}"
+    assert main["modules"]["customVision"]["config"]["params"]["skuName"] == "customVisionSku"

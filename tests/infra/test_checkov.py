@@ -15,11 +15,16 @@ from typing import Any
 import pytest
 
 from devstack.paths import PROJECT_ROOT
+from tests.infra.bicep import parse
 
 CHECKOV = PROJECT_ROOT / ".venv-checkov" / "bin" / "checkov"
+# Files under infra/ checkov is not given, with why. Each declares no resource, so no check is lost.
+NOT_CHECKED = {
+    "core/deployer.bicep": "checkov's bundled Bicep parser cannot read deployer() (see the last test)",
+}
 
 
-def run_checkov(directory: Path) -> dict[str, Any]:
+def run_checkov(directory: Path, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """The bicep report of checkov for one directory, never reaching the network."""
     if not CHECKOV.exists():
         pytest.fail(
@@ -27,6 +32,7 @@ def run_checkov(directory: Path) -> dict[str, Any]:
             "(it installs requirements-checkov.txt into .venv-checkov)"
         )
     command = [str(CHECKOV), "-d", str(directory), "--framework", "bicep", "--skip-download", "-o", "json"]
+    command += [argument for path in skip for argument in ("--skip-path", path)]
     done = subprocess.run(command, capture_output=True, text=True, cwd=directory, timeout=300, check=False)
     try:
         report = json.loads(done.stdout)
@@ -56,7 +62,15 @@ def problems(report: dict[str, Any]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def infra_report() -> dict[str, Any]:
-    return run_checkov(PROJECT_ROOT / "infra")
+    return run_checkov(PROJECT_ROOT / "infra", tuple(NOT_CHECKED))
+
+
+def test_files_checkov_is_not_given_declare_no_resource() -> None:
+    for path in NOT_CHECKED:
+        tree = parse(PROJECT_ROOT / "infra" / path)
+        assert not tree.get("resources") and not tree.get("modules"), (
+            f"{path} declares what checkov should check"
+        )
 
 
 def test_infra_passes_checkov(infra_report: dict[str, Any]) -> None:
