@@ -47,6 +47,13 @@ param location string
 ])
 param customVisionSku string = 'S0'
 
+@description('How the app signs in to Custom Vision: key (the accounts\' keys, kept in Key Vault) or identity (Entra ID tokens of the app\'s identity with Custom Vision data-plane roles; local auth off, no key stored).')
+@allowed([
+  'key'
+  'identity'
+])
+param customVisionAuth string = 'key'
+
 @description('Object id of the user or service principal running the deployment; gets data access to storage, Key Vault and Custom Vision. Empty: whoever runs the deployment (deployer()).')
 param principalId string = ''
 
@@ -190,6 +197,7 @@ module customVision 'app/customvision.bicep' = {
     tags: tags
     skuName: customVisionSku
     keyVaultName: keyVault.outputs.name
+    authMode: customVisionAuth
   }
 }
 
@@ -231,6 +239,7 @@ module functionApp 'app/function.bicep' = {
     retrainSchedule: retrainSchedule
     predictionMaxTps: string(rateBudget.predictionMaxTps)
     quickTestMaxTps: string(rateBudget.quickTestMaxTps)
+    customVisionAuth: customVisionAuth
   }
 }
 
@@ -246,6 +255,8 @@ module rbac 'app/rbac.bicep' = {
     identityPrincipalId: identity.outputs.principalId
     userPrincipalId: userPrincipalId
     userPrincipalType: principalType
+    customVisionAuth: customVisionAuth
+    appCreatesProject: empty(customVisionProjectId)
   }
 }
 

@@ -1,7 +1,7 @@
 """azd preprovision hook: stop before provisioning what Azure would refuse, and say what to do instead.
 
-- The azd environment's choices (CUSTOM_VISION_SKU) must
-  be values infra/main.bicep accepts: a typo fails here, by name, not halfway through the deployment.
+- The azd environment's choices (CUSTOM_VISION_SKU, CUSTOMVISION_AUTH) must be values infra/main.bicep
+  accepts: a typo fails here, by name, not halfway through the deployment.
 - A subscription may hold one free (F0) Custom Vision account of each kind (CustomVision.Training,
   CustomVision.Prediction); a second fails with CanNotCreateMultipleFreeAccounts, and a soft-deleted one (from
   `azd down` without --purge) still counts until it is purged. With CUSTOM_VISION_SKU=F0 the hook names every
@@ -23,6 +23,7 @@ KINDS = ("CustomVision.Training", "CustomVision.Prediction")
 # azd environment value -> (values infra/main.bicep accepts, default); see infra/main.parameters.json.
 CHOICES = {
     "CUSTOM_VISION_SKU": (("F0", "S0"), "S0"),
+    "CUSTOMVISION_AUTH": (("key", "identity"), "key"),
 }
 
 

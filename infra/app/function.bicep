@@ -41,6 +41,14 @@ param trainingKeySecretUri string
 param predictionEndpoint string
 param predictionKeySecretUri string
 param predictionResourceId string
+@description('key: the Custom Vision keys come from Key Vault references; identity: Entra ID tokens of identityClientId.')
+@allowed([
+  'key'
+  'identity'
+])
+param customVisionAuth string = 'key'
+
+var keyMode = customVisionAuth == 'key'
 param projectId string = ''
 param projectName string = 'Classify Fruit'
 param classificationType string = 'Multiclass'
@@ -170,14 +178,23 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           name: 'RETRAIN_QUEUE'
           value: retrainQueue
         }
-        // Custom Vision: endpoints, keys from Key Vault, the prediction resource publishing targets.
+        // Custom Vision: endpoints, keys from Key Vault (key mode) or the identity's tokens (identity mode),
+        // the prediction resource publishing targets.
+        {
+          name: 'CUSTOMVISION_AUTH'
+          value: customVisionAuth
+        }
+        {
+          name: 'AZURE_CLIENT_ID'
+          value: identityClientId
+        }
         {
           name: 'CUSTOMVISION_TRAINING_ENDPOINT'
           value: trainingEndpoint
         }
         {
           name: 'CUSTOMVISION_TRAINING_KEY'
-          value: '@Microsoft.KeyVault(SecretUri=${trainingKeySecretUri})'
+          value: keyMode ? '@Microsoft.KeyVault(SecretUri=${trainingKeySecretUri})' : ''
         }
         {
           name: 'CUSTOMVISION_PREDICTION_ENDPOINT'
@@ -185,7 +202,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         }
         {
           name: 'CUSTOMVISION_PREDICTION_KEY'
-          value: '@Microsoft.KeyVault(SecretUri=${predictionKeySecretUri})'
+          value: keyMode ? '@Microsoft.KeyVault(SecretUri=${predictionKeySecretUri})' : ''
         }
         {
           name: 'CUSTOMVISION_PREDICTION_RESOURCE_ID'

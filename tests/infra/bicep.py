@@ -109,3 +109,11 @@ def dotted(node: Any) -> str:
     if isinstance(node, dict) and "function" in node and not node["function"]["parameters"]:
         return f"{node['function']['type']}()"
     return str(node)
+
+
+def branches(value: Any) -> list[Any]:
+    """The values a setting may take: both branches of ``condition ? a : b``, else the value itself."""
+    if isinstance(value, dict) and value.get("operator", {}).get("type") == "conditional":
+        operands = value["operator"]["operands"]
+        return [*branches(operands["true_value"]), *branches(operands["false_value"])]
+    return [value]

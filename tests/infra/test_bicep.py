@@ -14,6 +14,7 @@ from tests.infra.bicep import (
     INFRA,
     app_settings,
     bicep_files,
+    branches,
     dotted,
     function_app,
     only_resource,
@@ -32,14 +33,22 @@ BUILT_IN_ROLES = {
     "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
     "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
     "c1ff6cc2-c111-46fe-8896-e0ef812ad9f3": "Cognitive Services Custom Vision Contributor",
+    # https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/ai-machine-learning
+    "0a5ae4ab-0d65-4eeb-be61-29fc9b54394b": "Cognitive Services Custom Vision Trainer",
+    "5c4089e1-6d96-4d2f-b296-c1bc7137275f": "Cognitive Services Custom Vision Deployment",
 }
-# The app calls Custom Vision with keys (SDK 3.1.1), so its identity has no Custom Vision role.
+# The app's identity, in every mode; identity mode adds the Custom Vision roles (KEYLESS_APP_ROLES).
 APP_ROLES = {
     "Storage Blob Data Owner",
     "Storage Queue Data Contributor",
     "Storage Table Data Contributor",
     "Key Vault Secrets User",
     "Monitoring Metrics Publisher",
+}
+KEYLESS_APP_ROLES = {
+    "Cognitive Services Custom Vision Contributor",
+    "Cognitive Services Custom Vision Trainer",
+    "Cognitive Services Custom Vision Deployment",
 }
 
 
@@ -135,10 +144,18 @@ def test_identity_based_connections_and_key_vault_references() -> None:
         assert settings[f"{connection}__queueServiceUri"] == "queueEndpoint"
     # The host's diagnostic events go to a table (as in the azd Flex Consumption template).
     assert settings["AzureWebJobsStorage__tableServiceUri"] == "tableEndpoint"
+    # The keys: a Key Vault reference in key mode, nothing in identity mode (the app signs in with tokens).
+    path, _ = function_app()
+    assert parse(path)["variables"]["keyMode"]["value"] == {
+        "operator": {"type": "equals", "operands": {"operand_1": "customVisionAuth", "operand_2": "key"}}
+    }
     for key in ("CUSTOMVISION_TRAINING_KEY", "CUSTOMVISION_PREDICTION_KEY"):
-        assert settings[key].startswith("@Microsoft.KeyVault(SecretUri=${"), (
-            f"{key} is not a Key Vault reference"
-        )
+        assert settings[key]["operator"]["operands"]["condition"] == "keyMode", key
+        reference, keyless = branches(settings[key])
+        assert reference.startswith("@Microsoft.KeyVault(SecretUri=${"), f"{key} is not a Key Vault reference"
+        assert keyless == "", key
+    assert settings["CUSTOMVISION_AUTH"] == "customVisionAuth"
+    assert settings["AZURE_CLIENT_ID"] == "identityClientId", "the user-assigned identity's tokens"
     assert settings["CUSTOMVISION_PREDICTION_RESOURCE_ID"] == "predictionResourceId"
     assert "Authorization=AAD" in settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]
     assert "FUNCTIONS_WORKER_RUNTIME" not in settings, (
@@ -155,14 +172,24 @@ def test_custom_vision_training_and_prediction_accounts() -> None:
         assert config["sku"] == {"name": "skuName"}, kind
         assert config["properties"]["customSubDomainName"], f"{kind} has no custom subdomain"
         assert "identity" not in config, f"{kind}: the account calls nothing, an identity would go unused"
-    # Versionless Key Vault references end with '/', as in Microsoft's examples.
-    outputs = parse(INFRA / "app" / "customvision.bicep")["outputs"]
+        # Identity mode turns the keys off.
+        assert config["properties"]["disableLocalAuth"] == "keyless", kind
+    module = parse(INFRA / "app" / "customvision.bicep")
+    assert module["variables"]["keyless"]["value"] == {
+        "operator": {"type": "equals", "operands": {"operand_1": "authMode", "operand_2": "identity"}}
+    }
+    # Versionless Key Vault references end with '/', as in Microsoft's examples; none in identity mode.
     for name in ("trainingKeySecretUri", "predictionKeySecretUri"):
-        value = outputs[name]["value"]
-        assert re.fullmatch(r"\$\{\w+Key\.properties\.secretUri\}/", value), f"{name} = {value!r}"
-    # Both keys go to Key Vault straight from listKeys() of their account, never through an output.
+        value = module["outputs"][name]["value"]["operator"]
+        assert value["type"] == "conditional" and value["operands"]["condition"] == "keyless", name
+        assert value["operands"]["true_value"] == ""
+        uri = value["operands"]["false_value"]
+        assert re.fullmatch(r"\$\{\w+Key\.properties\.secretUri\}/", uri), f"{name} = {uri!r}"
+    # Both keys go to Key Vault straight from listKeys() of their account, never through an output, and only
+    # in key mode: identity mode stores no key.
     stored = set()
     for _, _, secret in resources("Microsoft.KeyVault/vaults/secrets"):
+        assert secret["condition"] == {"operator": {"type": "not", "operands": {"bool_value": "keyless"}}}
         account, key = property_accessor(secret["config"]["properties"]["value"])
         assert key == "key1"
         stored.add(account["operator"]["operands"]["operand_1"])
@@ -198,13 +225,46 @@ def _role_id(path: Path, assignment: dict) -> str:
 def test_role_assignments_use_real_built_in_role_ids() -> None:
     assignments = list(resources("Microsoft.Authorization/roleAssignments"))
     assert assignments
-    app_roles = set()
+    app_roles, keyless_roles = set(), {}
     for path, symbol, assignment in assignments:
         role_id = _role_id(path, assignment)
         assert role_id in BUILT_IN_ROLES, f"{path.name}:{symbol} uses unknown role id {role_id}"
         if assignment["config"]["properties"]["principalId"] == "identityPrincipalId":
-            app_roles.add(BUILT_IN_ROLES[role_id])
+            if "keyless" in str(assignment.get("condition")):
+                keyless_roles[symbol] = (BUILT_IN_ROLES[role_id], assignment["config"]["scope"])
+            else:
+                app_roles.add(BUILT_IN_ROLES[role_id])
     assert app_roles == APP_ROLES, f"function identity roles {sorted(app_roles)} != {sorted(APP_ROLES)}"
+    assert {role for role, _ in keyless_roles.values()} == KEYLESS_APP_ROLES
+
+
+def test_identity_mode_gives_the_app_the_custom_vision_roles_its_calls_need() -> None:
+    rbac = parse(INFRA / "app" / "rbac.bicep")["resources"]
+
+    def rule(symbol: str) -> tuple[str, str, str]:
+        resource = rbac[symbol]["config"]
+        condition = resource["condition"]
+        return (
+            BUILT_IN_ROLES[_role_id(INFRA / "app" / "rbac.bicep", {"config": resource["config"]})],
+            (resource["config"]["scope"]),
+            str(condition),
+        )
+
+    contributor, trainer, deployment = (
+        rule(s) for s in ("appTrainingContributor", "appTrainingTrainer", "appPredictionDeployment")
+    )
+    # The app creates its project when no id is given (Contributor), else Trainer: no create/delete rights.
+    assert contributor[:2] == ("Cognitive Services Custom Vision Contributor", "training")
+    assert "appCreatesProject" in contributor[2] and "keyless" in contributor[2]
+    assert trainer[:2] == ("Cognitive Services Custom Vision Trainer", "training")
+    assert "'not'" in trainer[2] and "appCreatesProject" in trainer[2]
+    # Classify and receive published iterations on the prediction account.
+    assert deployment[:2] == ("Cognitive Services Custom Vision Deployment", "prediction")
+    params = parse(INFRA / "main.bicep")["modules"]["rbac"]["config"]["params"]
+    assert params["customVisionAuth"] == "customVisionAuth"
+    assert params["appCreatesProject"] == {
+        "function": {"type": "empty", "parameters": {"item_to_test": "customVisionProjectId"}}
+    }
 
 
 def test_user_roles_are_optional() -> None:

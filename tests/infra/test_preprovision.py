@@ -126,6 +126,7 @@ def test_nothing_is_looked_up_without_a_free_custom_vision_account(
     ("name", "value"),
     [
         ("CUSTOM_VISION_SKU", "f0"),
+        ("CUSTOMVISION_AUTH", "token"),
     ],
 )
 def test_a_choice_infra_would_refuse_is_named(fake_bin: Path, tmp_path: Path, name: str, value: str) -> None:
