@@ -1,13 +1,15 @@
 """azd preprovision hook: stop before provisioning what Azure would refuse, and say what to do instead.
 
-- The azd environment's choices (CUSTOM_VISION_SKU, CUSTOMVISION_AUTH) must be values infra/main.bicep
-  accepts: a typo fails here, by name, not halfway through the deployment.
+- The azd environment's choices (CUSTOM_VISION_SKU, CUSTOMVISION_AUTH, VISION_BACKEND, CLASSIFIER_MODE) must
+  be values infra/main.bicep accepts: a typo fails here, by name, not halfway through the deployment.
 - A subscription may hold one free (F0) Custom Vision account of each kind (CustomVision.Training,
   CustomVision.Prediction); a second fails with CanNotCreateMultipleFreeAccounts, and a soft-deleted one (from
   `azd down` without --purge) still counts until it is purged. With CUSTOM_VISION_SKU=F0 the hook names every
   free account of those kinds outside this environment's resource group, and soft-deleted ones anywhere.
 
-Nothing is looked up for S0 (the default) or the self-hosted backend. Standard library only (see azcli.py).
+Nothing is looked up for S0 (the default) or the self-hosted backend, which creates no Custom Vision account;
+the self-hosted backend takes keys, so it cannot be combined with CUSTOMVISION_AUTH=identity. Standard library
+only (see azcli.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ KINDS = ("CustomVision.Training", "CustomVision.Prediction")
 CHOICES = {
     "CUSTOM_VISION_SKU": (("F0", "S0"), "S0"),
     "CUSTOMVISION_AUTH": (("key", "identity"), "key"),
+    "VISION_BACKEND": (("customvision", "selfhosted"), "customvision"),
+    "CLASSIFIER_MODE": (("service", "onnx"), "onnx"),
 }
 
 
@@ -85,7 +89,13 @@ def free_accounts(az: Az, own_group: str) -> list[str]:
 def run() -> None:
     values = environment(HOOK, REQUIRED, trigger="AZURE_ENV_NAME")
     chosen = choices(values)
-    if chosen["CUSTOM_VISION_SKU"] != "F0":
+    if chosen["VISION_BACKEND"] == "selfhosted" and chosen["CUSTOMVISION_AUTH"] == "identity":
+        raise HookError(
+            "CUSTOMVISION_AUTH=identity needs VISION_BACKEND=customvision: localvision in Azure takes its "
+            "own keys. Run 'azd env set CUSTOMVISION_AUTH key' (or switch the backend back), then "
+            "'azd provision'."
+        )
+    if chosen["VISION_BACKEND"] == "selfhosted" or chosen["CUSTOM_VISION_SKU"] != "F0":
         say(HOOK, f"{', '.join(f'{k}={v}' for k, v in chosen.items())}: no free-tier check needed")
         return
     az = Az(HOOK, values["AZURE_SUBSCRIPTION_ID"])

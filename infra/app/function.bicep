@@ -48,11 +48,17 @@ param predictionResourceId string
 ])
 param customVisionAuth string = 'key'
 
+@allowed([
+  'service'
+  'onnx'
+])
+param classifierMode string = 'onnx'
+
 var keyMode = customVisionAuth == 'key'
 param projectId string = ''
 param projectName string = 'Classify Fruit'
 param classificationType string = 'Multiclass'
-param domain string = 'Food'
+param domain string = 'Food (compact)'
 param publishedName string = 'fruit-classifier'
 param retrainSchedule string = '0 0 3 * * *'
 @description('Client-side prediction calls per second per instance (PREDICTION_MAX_TPS); see main.bicep\'s rate budget.')
@@ -235,7 +241,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         // Classification.
         {
           name: 'CLASSIFIER_MODE'
-          value: 'service'
+          value: classifierMode
         }
         {
           name: 'PREDICTION_THRESHOLD'

@@ -23,6 +23,8 @@ param userPrincipalType string = 'User'
 param customVisionAuth string = 'key'
 @description('Whether the app may create its Custom Vision project (no project id given): Contributor, else Trainer.')
 param appCreatesProject bool = true
+@description('Whether the Custom Vision accounts exist (VISION_BACKEND=customvision).')
+param customVisionAccounts bool = true
 
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -37,7 +39,7 @@ var roles = {
   customVisionTrainer: '0a5ae4ab-0d65-4eeb-be61-29fc9b54394b'
   customVisionDeployment: '5c4089e1-6d96-4d2f-b296-c1bc7137275f'
 }
-var keyless = customVisionAuth == 'identity'
+var keyless = customVisionAccounts && customVisionAuth == 'identity'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -181,7 +183,7 @@ resource userSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   }
 }
 
-resource userTrainingContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
+resource userTrainingContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (customVisionAccounts && !empty(userPrincipalId)) {
   name: guid(training.id, userPrincipalId, roles.customVisionContributor)
   scope: training
   properties: {
@@ -191,7 +193,7 @@ resource userTrainingContributor 'Microsoft.Authorization/roleAssignments@2022-0
   }
 }
 
-resource userPredictionContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
+resource userPredictionContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (customVisionAccounts && !empty(userPrincipalId)) {
   name: guid(prediction.id, userPrincipalId, roles.customVisionContributor)
   scope: prediction
   properties: {

@@ -127,6 +127,9 @@ EXTENSION_BUNDLE = ("Microsoft.Azure.Functions.ExtensionBundle", 4)
 # Identity-based connections of a blob trigger need the queue service too (it keeps receipts and poison
 # messages in queues). Source: https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-blob-trigger#identity-based-connections
 IDENTITY_CONNECTION_SUFFIXES = ("blobServiceUri", "queueServiceUri", "credential", "clientId")
+# Container Apps on the Consumption plan: CPU from 0.25 to 2 vCPU in 0.25 steps (4 with workload profiles),
+# memory exactly 2 GiB per vCPU. Source: https://learn.microsoft.com/azure/container-apps/containers#allocations
+CONTAINER_CPU_STEP, CONTAINER_MAX_CPU, GIB_PER_CPU = 0.25, 2.0, 2.0
 # Key Vault references resolve with the system-assigned identity unless keyVaultReferenceIdentity names the
 # user-assigned one. Source: https://learn.microsoft.com/azure/app-service/app-service-key-vault-references#access-vaults-with-a-user-assigned-identity
 
@@ -311,6 +314,29 @@ def key_vault_reference_identity(project: Project) -> list[str]:
     return []
 
 
+def container_allocation(project: Project) -> list[str]:
+    problems = []
+    for path, tree, app in project.resources("Microsoft.App/containerApps"):
+        parameters = tree.get("parameters", {})
+        for container in app["properties"]["template"]["containers"]:
+            resources = container["resources"]
+            cpu_node = resources["cpu"]
+            cpu_text = cpu_node["function"]["parameters"]["arg_1"] if isinstance(cpu_node, dict) else cpu_node
+            cpu_text = parameters.get(cpu_text, {}).get("default", cpu_text)
+            memory = parameters.get(resources["memory"], {}).get("default", resources["memory"])
+            cpu = float(cpu_text)
+            steps = cpu / CONTAINER_CPU_STEP
+            if not (0 < cpu <= CONTAINER_MAX_CPU and steps == int(steps)):
+                problems.append(f"{path.name}: cpu {cpu} is not 0.25..2 in steps of 0.25")
+            if memory != f"{cpu * GIB_PER_CPU:g}Gi":
+                problems.append(
+                    f"{path.name}: memory {memory} with cpu {cpu}; Consumption needs {cpu * 2:g}Gi"
+                )
+    if not problems and not list(project.resources("Microsoft.App/containerApps")):
+        problems.append("no container app found")
+    return problems
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
@@ -328,4 +354,5 @@ RULES = (
     Rule("blob-trigger-on-flex", blob_trigger_on_flex),
     Rule("identity-blob-trigger-connection", identity_blob_trigger_connection),
     Rule("key-vault-reference-identity", key_vault_reference_identity),
+    Rule("container-apps-allocation", container_allocation),
 )

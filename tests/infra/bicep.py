@@ -117,3 +117,11 @@ def branches(value: Any) -> list[Any]:
         operands = value["operator"]["operands"]
         return [*branches(operands["true_value"]), *branches(operands["false_value"])]
     return [value]
+
+
+def module_params(name: str) -> dict[str, Any]:
+    """The parameters main.bicep passes to one module (inside ``if (...)`` when the module is conditional)."""
+    config = parse(INFRA / "main.bicep")["modules"][name]["config"]
+    if set(config) == {"condition", "config"}:
+        config = config["config"]
+    return config.get("params", {})

@@ -28,7 +28,7 @@ def azure_yaml() -> dict:
 
 def test_service_is_the_function_app_at_the_repository_root() -> None:
     services = azure_yaml()["services"]
-    assert list(services) == ["pipeline"]
+    assert list(services) == ["pipeline", "localvision"]
     service = services["pipeline"]
     assert service["host"] == "function"
     assert service["language"] == "python"
@@ -36,6 +36,21 @@ def test_service_is_the_function_app_at_the_repository_root() -> None:
     # azd deploy finds the app by the azd-service-name tag, which must name this service.
     function = (INFRA / "app" / "function.bicep").read_text()
     assert "'azd-service-name': 'pipeline'" in function
+
+
+def test_localvision_is_a_container_app_built_in_the_registry() -> None:
+    service = azure_yaml()["services"]["localvision"]
+    assert service["host"] == "containerapp"
+    assert service["docker"] == {"path": "localvision/Dockerfile", "context": ".", "remoteBuild": True}
+    assert (PROJECT_ROOT / service["project"]).resolve() == PROJECT_ROOT
+    # azd deploy finds the container app by its azd-service-name tag; the remote build needs the registry.
+    assert "'azd-service-name': 'localvision'" in (INFRA / "app" / "localvision.bicep").read_text()
+    outputs = parse(INFRA / "main.bicep")["outputs"]
+    assert "AZURE_CONTAINER_REGISTRY_ENDPOINT" in outputs
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters["localvisionImage"]["value"] == "${SERVICE_LOCALVISION_IMAGE_NAME=}", (
+        "a provision keeps the image azd deployed"
+    )
 
 
 def test_postdeploy_hooks_exist_and_are_executable() -> None:

@@ -78,6 +78,12 @@ MUTATIONS = {
         "",
         "the app has only a user-assigned identity but no keyVaultReferenceIdentity",
     ),
+    "container-apps-allocation": (
+        "infra/app/localvision.bicep",
+        "param memory string = '2Gi'",
+        "param memory string = '3Gi'",
+        "memory 3Gi with cpu 1.0; Consumption needs 2Gi",
+    ),
 }
 # More than one way to break a rule.
 EXTRA_MUTATIONS = [

@@ -109,8 +109,8 @@ def test_f0_proceeds_when_no_other_free_account_exists(fake_bin: Path, tmp_path:
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"CUSTOM_VISION_SKU": ""}, {"CUSTOM_VISION_SKU": "S0"}],
-    ids=["default-s0", "s0"],
+    [{"CUSTOM_VISION_SKU": ""}, {"CUSTOM_VISION_SKU": "S0"}, {"VISION_BACKEND": "selfhosted"}],
+    ids=["default-s0", "s0", "selfhosted-with-f0"],
 )
 def test_nothing_is_looked_up_without_a_free_custom_vision_account(
     fake_bin: Path, tmp_path: Path, overrides: dict[str, str]
@@ -127,6 +127,8 @@ def test_nothing_is_looked_up_without_a_free_custom_vision_account(
     [
         ("CUSTOM_VISION_SKU", "f0"),
         ("CUSTOMVISION_AUTH", "token"),
+        ("VISION_BACKEND", "local"),
+        ("CLASSIFIER_MODE", "x"),
     ],
 )
 def test_a_choice_infra_would_refuse_is_named(fake_bin: Path, tmp_path: Path, name: str, value: str) -> None:
@@ -142,3 +144,11 @@ def test_a_missing_azure_cli_is_named_for_f0(fake_bin: Path, tmp_path: Path) -> 
     done, _ = run_hook(fake_bin, tmp_path)
     assert done.returncode == 1
     assert "the Azure CLI (az) is not installed or not on PATH" in done.stderr
+
+
+def test_the_selfhosted_backend_with_identity_auth_is_refused(fake_bin: Path, tmp_path: Path) -> None:
+    done, calls = run_hook(fake_bin, tmp_path, VISION_BACKEND="selfhosted", CUSTOMVISION_AUTH="identity")
+    assert done.returncode == 1
+    assert "CUSTOMVISION_AUTH=identity needs VISION_BACKEND=customvision" in done.stderr
+    assert "azd env set CUSTOMVISION_AUTH key" in done.stderr
+    assert calls == []
