@@ -66,10 +66,24 @@ def build(output: Path, root: Path = ROOT) -> Path:
     return output
 
 
+def summary(names: list[str]) -> list[str]:
+    """The package at two levels: each file or folder at the top and inside shared/ (folders end in /)."""
+    entries = set()
+    for name in names:
+        parts = name.split("/")
+        depth = 2 if parts[0] == "shared" else 1
+        entries.add("/".join(parts[:depth]) + ("/" if len(parts) > depth else ""))
+    return sorted(entries)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the zip to write")
+    parser.add_argument("--list", action="store_true", help="print what the package holds instead")
     args = parser.parse_args()
+    if args.list:
+        print("\n".join(summary(package_files())))
+        return
     output = build(args.output.resolve())
     with zipfile.ZipFile(output) as archive:
         count = len(archive.namelist())

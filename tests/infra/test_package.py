@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from devstack.paths import PROJECT_ROOT
+from tests.infra.scripts import load_script
 
 APP = {"function_app.py", "host.json", "requirements.txt", "requirements-lock.txt"}
 # Never in the package: what local runs, tests, samples and tools need (top-level names or any path part).
@@ -76,6 +78,18 @@ def test_the_zip_holds_the_app_and_nothing_else(package: Path) -> None:
         assert parts[-1] not in NEVER_FILES, name
         assert "__pycache__" not in parts and not name.endswith(".pyc"), name
         assert not name.endswith(".jpg"), f"a photo in the package: {name}"
+
+
+def test_docs_list_what_the_package_holds() -> None:
+    text = (PROJECT_ROOT / "docs" / "deploy.md").read_text()
+    match = re.search(r"What it holds\n\(`python3 scripts/package.py --list`.*?```text\n(.*?)```", text, re.S)
+    assert match, "docs/deploy.md lost the package listing"
+    listed = match.group(1).split()
+    script = load_script("package")
+    actual = script.summary(script.package_files())
+    assert listed == actual, (
+        "regenerate the listing in docs/deploy.md with: python3 scripts/package.py --list"
+    )
 
 
 @pytest.mark.slow
