@@ -45,7 +45,10 @@ print(json.dumps(sorted(spec.name for spec in index_functions(app))))
 
 def example_settings() -> dict[str, str]:
     values = json.loads((PROJECT_ROOT / "local.settings.json.example").read_text())["Values"]
-    return {**{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "PIP_CACHE_DIR")}, **values}
+    # The machine's own environment (pip's index, wheel folder and certificates, proxies) without what would
+    # point Python at the development environment.
+    inherited = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    return {**inherited, **values}
 
 
 def run(command: list[str], cwd: Path, timeout: int = 300) -> str:
