@@ -129,6 +129,10 @@ var rateBudgets = loadJsonContent('./rate-budget.json')
 var rateBudget = rateBudgets[customVisionSku]
 var userPrincipalId = empty(principalId) ? deployingPrincipal.outputs.objectId : principalId
 var selfhosted = visionBackend == 'selfhosted'
+// Known before the accounts exist: rbac and diagnostics name them (always a well-formed id) and act on them
+// only with customVisionAccounts.
+var trainingAccountName = '${abbrs.cognitiveServicesCustomVisionTraining}${resourceToken}'
+var predictionAccountName = '${abbrs.cognitiveServicesCustomVisionPrediction}${resourceToken}'
 // localvision in Azure takes its own keys (Key Vault), not Entra ID tokens.
 var appCustomVisionAuth = selfhosted ? 'key' : customVisionAuth
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -222,8 +226,8 @@ module customVision 'app/customvision.bicep' = if (!selfhosted) {
   name: 'customvision'
   scope: rg
   params: {
-    trainingName: '${abbrs.cognitiveServicesCustomVisionTraining}${resourceToken}'
-    predictionName: '${abbrs.cognitiveServicesCustomVisionPrediction}${resourceToken}'
+    trainingName: trainingAccountName
+    predictionName: predictionAccountName
     location: location
     tags: tags
     skuName: customVisionSku
@@ -298,12 +302,16 @@ module functionApp 'app/function.bicep' = {
 module rbac 'app/rbac.bicep' = {
   name: 'rbac'
   scope: rg
+  // The accounts (when deployed) before their role assignments.
+  dependsOn: [
+    customVision
+  ]
   params: {
     storageAccountName: storage.outputs.name
     keyVaultName: keyVault.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
-    trainingAccountName: selfhosted ? '' : customVision.outputs.trainingName
-    predictionAccountName: selfhosted ? '' : customVision.outputs.predictionName
+    trainingAccountName: trainingAccountName
+    predictionAccountName: predictionAccountName
     identityPrincipalId: identity.outputs.principalId
     userPrincipalId: userPrincipalId
     userPrincipalType: principalType
@@ -328,13 +336,18 @@ module eventGrid 'app/eventgrid.bicep' = {
 module diagnostics 'core/diagnostics.bicep' = {
   name: 'diagnostics'
   scope: rg
+  // The accounts (when deployed) before their diagnostic settings.
+  dependsOn: [
+    customVision
+  ]
   params: {
     workspaceId: monitoring.outputs.workspaceId
     storageAccountName: storage.outputs.name
     keyVaultName: keyVault.outputs.name
     systemTopicName: eventGrid.outputs.name
-    trainingAccountName: selfhosted ? '' : customVision.outputs.trainingName
-    predictionAccountName: selfhosted ? '' : customVision.outputs.predictionName
+    customVisionAccounts: !selfhosted
+    trainingAccountName: trainingAccountName
+    predictionAccountName: predictionAccountName
     containerAppsEnvironmentName: localvision.outputs.environmentName
     registryName: localvision.outputs.registryName
   }

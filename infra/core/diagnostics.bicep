@@ -1,15 +1,17 @@
 // Diagnostic settings: every resource that logs what the pipeline cannot see itself sends its logs and metrics
 // to the Log Analytics workspace: blob and queue operations (403s, throttling), Key Vault secret access,
 // Custom Vision requests, Event Grid delivery failures, and (self-hosted backend) the Container Apps
-// environment and the registry. An empty name skips that resource (it is not deployed in this configuration).
+// environment and the registry. The Custom Vision accounts only when they are deployed (customVisionAccounts).
 param workspaceId string
 param storageAccountName string
 param keyVaultName string
 param systemTopicName string
-param trainingAccountName string = ''
-param predictionAccountName string = ''
-param containerAppsEnvironmentName string = ''
-param registryName string = ''
+@description('Whether the Custom Vision accounts exist (VISION_BACKEND=customvision).')
+param customVisionAccounts bool
+param trainingAccountName string
+param predictionAccountName string
+param containerAppsEnvironmentName string
+param registryName string
 
 var name = 'to-log-analytics'
 var allLogs = [
@@ -108,7 +110,7 @@ resource topicDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-prev
   }
 }
 
-resource trainingDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (!empty(trainingAccountName)) {
+resource trainingDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (customVisionAccounts) {
   name: name
   scope: training
   properties: {
@@ -118,7 +120,7 @@ resource trainingDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-p
   }
 }
 
-resource predictionDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (!empty(predictionAccountName)) {
+resource predictionDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (customVisionAccounts) {
   name: name
   scope: prediction
   properties: {
@@ -128,7 +130,7 @@ resource predictionDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01
   }
 }
 
-resource environmentDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (!empty(containerAppsEnvironmentName)) {
+resource environmentDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   name: name
   scope: environment
   properties: {
@@ -138,7 +140,7 @@ resource environmentDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-0
   }
 }
 
-resource registryDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (!empty(registryName)) {
+resource registryDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   name: name
   scope: registry
   properties: {

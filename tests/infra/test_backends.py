@@ -82,15 +82,17 @@ def test_each_backend_deploys_its_accounts_and_points_the_app_at_them(backend: s
         ("predictionResourceId", "predictionResourceId"),
     ]:
         assert resolve(app[setting], names) == f"{expected}.outputs.{output}", setting
-    rbac = module_params("rbac")
-    assert resolve(rbac["customVisionAccounts"], names) is (backend == "customvision")
-    assert resolve(rbac["trainingAccountName"], names) == (
-        "" if backend == "selfhosted" else ("customVision.outputs.trainingName")
-    )
-    diagnostics = module_params("diagnostics")
-    assert resolve(diagnostics["predictionAccountName"], names) == (
-        "" if backend == "selfhosted" else ("customVision.outputs.predictionName")
-    )
+    # rbac and diagnostics always get well-formed account names and act on the accounts only when they are
+    # deployed (after them).
+    main_modules = parse(INFRA / "main.bicep")["modules"]
+    for module in ("rbac", "diagnostics"):
+        params = module_params(module)
+        assert resolve(params["customVisionAccounts"], names) is (backend == "customvision"), module
+        assert (params["trainingAccountName"], params["predictionAccountName"]) == (
+            "trainingAccountName",
+            "predictionAccountName",
+        )
+        assert main_modules[module]["config"]["dependsOn"] == ["customVision"], module
     # localvision runs in both modes: one replica as the backend, scaled to zero (no cost) otherwise.
     assert resolve(module_params("localvision")["minReplicas"], names) == (
         1 if backend == "selfhosted" else 0

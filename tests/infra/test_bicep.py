@@ -354,11 +354,10 @@ def test_diagnostic_settings_cover_every_resource_that_logs() -> None:
     assert tree["variables"]["allLogs"]["value"] == [{"categoryGroup": "allLogs", "enabled": True}]
     params = module_params("diagnostics")
     assert dotted(params["workspaceId"]) == "monitoring.outputs.workspaceId"
-    assert branches(params["trainingAccountName"]) == [
-        "",
-        params["trainingAccountName"]["operator"]["operands"]["false_value"],
-    ]
-    assert dotted(branches(params["trainingAccountName"])[1]) == "customVision.outputs.trainingName"
+    assert params["trainingAccountName"] == "trainingAccountName"
+    assert params["customVisionAccounts"] == {
+        "operator": {"type": "not", "operands": {"bool_value": "selfhosted"}}
+    }
     assert dotted(params["containerAppsEnvironmentName"]) == "localvision.outputs.environmentName"
     assert dotted(params["registryName"]) == "localvision.outputs.registryName"
     assert dotted(params["systemTopicName"]) == "eventGrid.outputs.name"
