@@ -55,12 +55,8 @@ resource registry 'Microsoft.ContainerRegistry/registries@2025-04-01' = {
   properties: {
     // checkov:skip=CKV_AZURE_139:azd builds and pushes over the registry's public endpoint (remote build); pulls use the app's identity, the admin user is off.
     // checkov:skip=CKV_AZURE_163:Vulnerability scanning is Defender for Containers, a subscription-level choice outside this template.
-    // checkov:skip=CKV_AZURE_164:Content trust needs the Premium tier; the only image is the one azd builds here.
-    // checkov:skip=CKV_AZURE_165:Geo-replication needs the Premium tier; one region serves one container app.
     // checkov:skip=CKV_AZURE_166:Quarantine needs the Premium tier and a scanner; the only image is the one azd builds here.
-    // checkov:skip=CKV_AZURE_167:Retention of untagged manifests needs the Premium tier; azd tags every build.
     // checkov:skip=CKV_AZURE_233:Zone redundancy needs the Premium tier; a lost registry only delays the next deploy.
-    // checkov:skip=CKV_AZURE_237:Dedicated data endpoints need the Premium tier and matter with firewall rules, which the public endpoint here does not use.
     adminUserEnabled: false
     anonymousPullEnabled: false
     publicNetworkAccess: 'Enabled'
