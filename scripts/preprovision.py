@@ -79,8 +79,9 @@ def free_accounts(az: Az, own_group: str) -> list[str]:
         if account["kind"] in KINDS and account.get("sku") in ("F0", None):
             group = _group(account)
             name, where = account["name"], account["location"]
+            tier = "" if account.get("sku") else " (tier not reported)"
             found.append(
-                f"- {account['kind']} '{name}', soft-deleted, of resource group '{group}': purge it "
+                f"- {account['kind']} '{name}', soft-deleted{tier}, of resource group '{group}': purge it "
                 f"(az cognitiveservices account purge -n {name} -g {group} -l {where})"
             )
     return found

@@ -75,7 +75,11 @@ def test_names_existing_and_soft_deleted_free_accounts_and_what_to_do(fake_bin: 
         account("cstvt-own", "CustomVision.Training", "F0", "rg-dev"),  # this environment's own: kept
         account("speech", "SpeechServices", "F0", "rg-learn"),  # another kind: no conflict
     ]
-    deleted = [account("old-prediction", "CustomVision.Prediction", "F0", "rg-gone", deleted=True)]
+    deleted = [
+        account("old-prediction", "CustomVision.Prediction", "F0", "rg-gone", deleted=True),
+        account("old-paid", "CustomVision.Training", "S0", "rg-gone", deleted=True),  # S0: no conflict
+        account("old-unknown", "CustomVision.Training", None, "rg-gone", deleted=True),  # may count: named
+    ]
     done, calls = run_hook(
         fake_bin, tmp_path, FAKE_ACCOUNTS=json.dumps(accounts), FAKE_DELETED=json.dumps(deleted)
     )
@@ -88,7 +92,8 @@ def test_names_existing_and_soft_deleted_free_accounts_and_what_to_do(fake_bin: 
     )
     assert "az cognitiveservices account purge -n old-prediction -g rg-gone -l westeurope" in done.stderr
     assert "azd env set CUSTOM_VISION_SKU S0" in done.stderr
-    for name in ("paid-prediction", "cstvt-own", "speech"):
+    assert "CustomVision.Training 'old-unknown', soft-deleted (tier not reported)" in done.stderr
+    for name in ("paid-prediction", "cstvt-own", "speech", "old-paid"):
         assert name not in done.stderr
     assert "Traceback" not in done.stderr
     for call in calls:
