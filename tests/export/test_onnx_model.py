@@ -51,7 +51,7 @@ def test_localvision_export_classifies_the_fruit_test_photos(
         assert sorted(tag for tag, _ in predictions) == sorted(FRUIT_TAGS)
         probabilities = [p for _, p in predictions]
         assert probabilities == sorted(probabilities, reverse=True)
-        assert sum(probabilities) == pytest.approx(1.0, abs=1e-5)
+        assert 0.99 <= sum(probabilities) <= 1.0 + 1e-5  # a softmax times the known-ness, ~1 for fruit
 
 
 @pytest.mark.slow
