@@ -104,9 +104,28 @@ class ErrorInfo:
     retryable: bool
 
 
+# Why an image went to review: no tag reached REVIEW_THRESHOLD, though together they did (the model hesitates
+# between tags), or not even all tags together did (the image is like none of them).
+ReviewReason = Literal["low_confidence", "unknown"]
+
+
+def review_reason(predictions: list[Prediction], review_threshold: float) -> ReviewReason | None:
+    """None when the top tag reaches ``review_threshold``; else why the image goes to review.
+
+    ``unknown`` when the probabilities of all tags sum to less than the threshold: a Multiclass model
+    without an open-set score (Custom Vision's) always sums to 1, so only a model that scales down the
+    probabilities of images unlike its training images (localvision's, and its ONNX export) says
+    ``unknown``; a Multilabel model also says it when no tag is likely.
+    """
+    if predictions and max(p.probability for p in predictions) >= review_threshold:
+        return None
+    return "unknown" if sum(p.probability for p in predictions) < review_threshold else "low_confidence"
+
+
 @dataclass(frozen=True, kw_only=True)
 class ResultDocument:
-    """A classification: ``blob`` for stored results, ``source`` for the quick test."""
+    """A classification: ``blob`` for stored results, ``source`` for the quick test. ``reviewReason``:
+    why a stored result went to review (absent when it did not)."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
     status: Literal["ok"] = "ok"
@@ -117,6 +136,7 @@ class ResultDocument:
     tags: list[str]
     predictions: list[Prediction]
     classified_at: str
+    review_reason: ReviewReason | None = field(default=None, metadata=OMIT_IF_NONE)
     __schema_extra__ = _ONE_OF_SOURCE
 
     @property
