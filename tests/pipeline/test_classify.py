@@ -157,7 +157,8 @@ def test_low_confidence_images_are_copied_for_review(load_app, settings, azurite
     app.classify(blob_input(stores["images"], "a/apple.jpg"))
 
     assert stores["review"].download_blob("a/apple.jpg").readall() == data
-    assert result_of(stores, "a/apple.jpg")["status"] == "ok"
+    doc = result_of(stores, "a/apple.jpg")
+    assert doc["status"] == "ok" and doc["reviewReason"] == "low_confidence", doc
 
 
 def test_an_image_like_no_tag_goes_to_review_as_unknown(load_app, settings, azurite_conn_str, fruit_dir):

@@ -384,7 +384,8 @@ def test_customvision_clients_leave_retries_to_us_and_time_out():
         ((0.55, 0.45), "low_confidence"),  # a Multiclass model hesitating between two tags
         ((0.5, 0.3, 0.2), "low_confidence"),
         ((0.2, 0.1, 0.05), "unknown"),  # the open-set score took the mass away: like none of the tags
-        ((0.35, 0.24), "unknown"),  # all tags together stay below the threshold
+        ((0.3, 0.15), "unknown"),  # all tags together hold less than half
+        ((0.35, 0.24), "low_confidence"),  # at the edge of the training data: half or more is left
         ((0.4, 0.4, 0.3), "low_confidence"),  # Multilabel: no tag sure, together they are
         ((), "unknown"),
     ],
