@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from localvision.ml import Featurizer, TrainedModel, TrainOutcome, prepare_image
+from localvision.ml import Featurizer, TrainedModel, TrainOutcome, prepare_image, train
 from localvision.ml.calibration import activate, expected_calibration_error, fit_temperature
 from localvision.ml.evaluation import REVIEW_THRESHOLD, evaluate
 from tests.localvision_model.conftest import FRUIT_TAGS, FruitSet
@@ -104,3 +104,22 @@ def test_a_model_saved_before_calibration_still_loads(tmp_path: Path) -> None:
     assert model.temperature == 1.0 and model.openset is None
     features = rng.random((3, 1280), dtype=np.float32)
     np.testing.assert_allclose(model.predict_features(features).sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_distractors_taught_as_negative_land_there_and_the_rest_still_go_to_review(
+    featurizer: Featurizer, fruit_training: FruitSet, fruit_test: FruitSet, unknown_photos: dict
+) -> None:
+    """What the pipeline's _negative/ folder does: flat colours trained under a fourth (Negative) tag."""
+    taught = ("flat-white", "flat-black", "flat-grey", "flat-red", "flat-yellow")
+    images = fruit_training.images + [unknown_photos[name] for name in taught]
+    labels = fruit_training.labels + [[3]] * len(taught)
+    model = train(images, labels, 4, False, featurizer, seed=0).model
+    for name in ("flat-blue-wall", "flat-green", "flat-orange-colour"):  # colours it was not shown
+        probabilities = model.predict(unknown_photos[name], featurizer)
+        assert probabilities.argmax() == 3 and probabilities[3] >= 0.9, (name, probabilities)
+    for name in ("photo-chelsea", "photo-astronaut", "desk-rectangles"):  # no distractor like these
+        assert model.predict(unknown_photos[name], featurizer).max() < 0.6, name
+    for image, (tag,) in zip(fruit_test.images, fruit_test.labels, strict=True):
+        probabilities = model.predict(image, featurizer)
+        assert probabilities.argmax() == tag and probabilities[tag] >= 0.9, probabilities
