@@ -360,7 +360,7 @@ def setting_attributes() -> frozenset[str]:
 
 
 def markdown_table() -> str:
-    """The settings as a Markdown table for README.md (`python -m shared.settings.definitions` prints it)."""
+    """The settings as a Markdown table for docs/settings.md (`python -m shared.settings.definitions`)."""
     rows = ["| name | default | meaning |", "| --- | --- | --- |"]
     for s in SETTINGS:
         default = (

@@ -23,13 +23,12 @@ from pycep import BicepParser
 
 from devstack.paths import PROJECT_ROOT
 from tests.infra.bicep import INFRA
-from tests.infra.bicep_types import BICEP_TYPES, SPECS, Checker, body_type, check_body
+from tests.infra.bicep_types import SPECS, Checker, body_type, check_body
 
 AZD_SCHEMA = SPECS / "azd" / "azure.yaml.json"
 HOOK = PROJECT_ROOT / "scripts" / "postdeploy.sh"
 EVENT_SUBSCRIPTION = "Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15"
 BUILT_IN = {"Microsoft.Resources/resourceGroups"}  # part of Bicep itself, no types.json
-
 
 
 def _body(resource: dict[str, Any]) -> dict[str, Any]:
