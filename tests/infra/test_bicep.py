@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from shared.console.areas import DISCARDED_PREFIX
-from shared.settings.definitions import SETTINGS
+from shared.settings.declared import SETTINGS
 from tests.infra.bicep import (
     INFRA,
     app_settings,

@@ -13,7 +13,8 @@ import json
 import pytest
 
 from devstack.paths import PROJECT_ROOT
-from shared.settings.definitions import SETTING_NAMES, SETTINGS, STORAGE_CONNECTION, STORAGE_IDENTITY_SUFFIXES
+from shared.settings.declared import SETTINGS, STORAGE_CONNECTION, STORAGE_IDENTITY_SUFFIXES
+from shared.settings.definitions import SETTING_NAMES
 from tests.infra.bicep import app_settings, branches, function_app, literal
 
 LOCAL_EXAMPLE = PROJECT_ROOT / "local.settings.json.example"
@@ -33,10 +34,6 @@ HOST_ONLY = frozenset(
         "DEVHOST_FUNCTION_KEY",  # local only: devhost's function key; in Azure the host keeps its own keys
         "DEVHOST_BLOBS_EXTENSION_KEY",  # local only: devhost's blobs extension key for the Event Grid webhook
     }
-) | (
-    # Keyless Custom Vision: infra sets both in every mode; AZURE_CLIENT_ID is also azure-identity's own name
-    # for the user-assigned identity. Names shared/settings does not declare (yet) count as platform names.
-    frozenset({"CUSTOMVISION_AUTH", "AZURE_CLIENT_ID"}) - SETTING_NAMES
 )
 # The identity-based form of the pipeline's storage connection, used in Azure.
 STORAGE_IDENTITY = frozenset(f"{STORAGE_CONNECTION}__{suffix}" for suffix in STORAGE_IDENTITY_SUFFIXES)
