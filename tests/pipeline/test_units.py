@@ -15,6 +15,7 @@ from PIL import Image
 
 from shared import imaging
 from shared.customvision.retry import RateLimiter, backoff, call_with_retry, limiter_for
+from shared.documents import Prediction, review_reason
 from shared.errors import PermanentError, TransientError
 from shared.retrain.gate import decide
 from shared.runs.record import Metrics
@@ -372,3 +373,24 @@ def test_customvision_clients_leave_retries_to_us_and_time_out():
     for client in (cv.trainer, cv.predictor):
         assert client.config.retry_policy.retries == 0
         assert client.config.connection.timeout == (7.0, 7.0)
+
+
+# --- the review reason -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "reason"),
+    [
+        ((0.6, 0.4), None),  # the top tag reaches REVIEW_THRESHOLD: no review
+        ((0.55, 0.45), "low_confidence"),  # a Multiclass model hesitating between two tags
+        ((0.5, 0.3, 0.2), "low_confidence"),
+        ((0.2, 0.1, 0.05), "unknown"),  # the open-set score took the mass away: like none of the tags
+        ((0.3, 0.15), "unknown"),  # all tags together hold less than half
+        ((0.35, 0.24), "low_confidence"),  # at the edge of the training data: half or more is left
+        ((0.4, 0.4, 0.3), "low_confidence"),  # Multilabel: no tag sure, together they are
+        ((), "unknown"),
+    ],
+)
+def test_review_reason_tells_hesitation_from_an_unknown_image(probabilities, reason):
+    predictions = [Prediction(f"t{i}", None, p) for i, p in enumerate(probabilities)]
+    assert review_reason(predictions, 0.6) == reason
