@@ -4,6 +4,7 @@ function_app.py in its own process), then the spans devhost wrote to its JSON-li
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -208,3 +209,41 @@ def test_devstack_traces_shows_an_images_and_a_runs_trees(stack, runs, fruit_dir
     assert show(stack.telemetry_file, image="no/such.jpg") == [
         f"no trace of image no/such.jpg in {stack.telemetry_file}"
     ]
+
+
+def metric_points(path: Path, name: str) -> list[dict[str, Any]]:
+    """The data points of the last export of metric ``name`` (cumulative: the totals so far)."""
+    last: list[dict[str, Any]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("kind") == "metric" and record.get("name") == name:
+            last = record["data"]["data_points"]
+    return last
+
+
+def test_metrics_count_images_by_outcome_and_time_predictions_and_runs(stack, runs, fruit_dir):
+    images = BlobServiceClient.from_connection_string(stack.conn_str).get_container_client(
+        stack.values["IMAGES_CONTAINER"]
+    )
+    if not images.exists():
+        images.create_container()
+    images.upload_blob("counted/kiwi.jpg", photos.test_photos(fruit_dir)[2].data, overwrite=True)
+    images.upload_blob("counted/text.jpg", b"not a photo", overwrite=True)
+
+    def counted() -> dict[tuple[str, str | None], int] | None:
+        points = metric_points(stack.telemetry_file, "pipeline.images")
+        counts = {(p["attributes"]["outcome"], p["attributes"].get("reason")): p["value"] for p in points}
+        good = counts.get(("classified", None), 0) + counts.get(("review", None), 0)
+        return counts if ("failed", "NotAnImage") in counts and good else None
+
+    counts = wait_until(counted, 60, "the pipeline.images metric")  # exported every 500 ms here
+    assert counts[("failed", "NotAnImage")] >= 1
+    assert counts.get(("classified", None), 0) + counts.get(("review", None), 0) >= 1
+    predictions = metric_points(stack.telemetry_file, "pipeline.prediction.duration")
+    assert {p["attributes"]["backend"] for p in predictions} == {"service"}
+    assert all(p["count"] >= 1 and p["sum"] > 0 for p in predictions)
+    durations = {
+        p["attributes"]["status"]: p for p in metric_points(stack.telemetry_file, "pipeline.retrain.duration")
+    }
+    assert {"failed", "succeeded"} <= set(durations)
+    assert durations["succeeded"]["count"] == 1 and durations["succeeded"]["sum"] >= 1
