@@ -50,8 +50,7 @@ def merged(prefix: Path) -> pstats.Stats | None:
     return stats
 
 
-def report(mode: str, stats: pstats.Stats | None, telemetry_file: Path, top: int) -> None:
-    records = {n: r for n, r in spans.attempts(telemetry_file).items() if n.startswith(f"{mode}-")}
+def report(mode: str, stats: pstats.Stats | None, records: dict[str, dict], top: int) -> None:
     print(f"\n=== {mode} mode: {len(records)} attempts ===")
     print("CPU per attempt by stage (ms, the worker thread, profiled):")
     for stage, seconds in pipeline.stage_cpu(records).items():
@@ -71,7 +70,8 @@ def report(mode: str, stats: pstats.Stats | None, telemetry_file: Path, top: int
     stats.sort_stats("tottime").print_stats(top)
 
 
-def burst(stack: LocalStack, root: Path, prefix: str, count: int) -> None:
+def burst(stack: LocalStack, root: Path, prefix: str, count: int) -> list[str]:
+    """The burst's photos through the pipeline; their blob names."""
     images, results = pipeline.containers(stack.conn_str, stack.values)
     sources = photos.test_photos(root) + photos.training(root) + photos.more_training(root)
     pipeline.wait_for_documents(
@@ -79,6 +79,7 @@ def burst(stack: LocalStack, root: Path, prefix: str, count: int) -> None:
     )
     drop = pipeline.burst(images, photos.copies(sources, count, prefix))
     pipeline.wait_for_documents(results, drop, timeout=120 + count)
+    return list(drop.uploaded)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("azure").setLevel(logging.WARNING)
     root = photos.require()
     modes = ("service", "onnx") if args.mode == "both" else (args.mode,)
+    records: dict[str, dict[str, dict]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as temp:
         workdir = args.workdir or Path(temp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -109,11 +111,13 @@ def main(argv: list[str] | None = None) -> int:
                 overrides = {**COMPACT, "CLASSIFIER_MODE": mode}
                 stack.start_devhost(overrides, HOST_JSON, profiled.runner(str(workdir / f"{mode}.prof")))
                 log.info("%s mode: burst of %d photos, profiled", mode, args.images)
-                burst(stack, root, f"{mode}-", args.images)
+                names = burst(stack, root, f"{mode}-", args.images)
+                traced = spans.attempts_when_written(stack.telemetry_file, names)
+                records[mode] = {name: traced[name] for name in names if name in traced}
         finally:
             stack.stop()
         for mode in modes:
-            report(mode, merged(workdir / f"{mode}.prof"), stack.telemetry_file, args.top)
+            report(mode, merged(workdir / f"{mode}.prof"), records[mode], args.top)
     return 0
 
 
