@@ -29,7 +29,7 @@ log = logging.getLogger("bench")
 AREAS = (
     "azure/storage", "azure/core", "azure/cognitiveservices", "msrest", "requests", "urllib3", "http/client",
     "ssl", "socket", "PIL", "onnxruntime", "numpy", "json", "logging", "xml", "email", "concurrent",
-    "threading", "uuid", "devhost", "shared", "bench",
+    "threading", "uuid", "opentelemetry", "devhost", "shared", "bench",
 )  # fmt: skip
 
 
