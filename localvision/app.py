@@ -30,6 +30,7 @@ log = logging.getLogger("localvision")
 
 MAX_BODY_BYTES = 128 * 1024 * 1024
 JSON_TYPE = "application/json; charset=utf-8"
+HEALTH_PATH = "/health"
 
 
 def json_response(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
@@ -76,6 +77,8 @@ class LocalVisionApp:
             await response(scope, receive, send)
 
     async def respond(self, request: Request, receive) -> Response | None:
+        if request.scope["path"] == HEALTH_PATH and request.method == "GET":
+            return json_response(200, {"status": "ok"})  # for a platform's probes: no key
         raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
         target = split_path(raw_path.split(b"?")[0])
         if target is None:

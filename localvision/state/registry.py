@@ -1,12 +1,19 @@
-"""All projects of one server in memory, their lock, and saving them to the data folder."""
+"""All projects of one server in memory, their lock, and saving them to the store."""
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 from localvision import exceptions as errors
-from localvision.persistence import Store
+from localvision.persistence import StaleProject, Store
 from localvision.state.entities import Project, utc_now
+
+CONFLICT_ATTEMPTS = 5
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Registry:
@@ -31,5 +38,33 @@ class Registry:
         return project
 
     def save(self, project: Project) -> None:
+        """Save the project; if another writer saved it meanwhile, take the stored one instead of this
+        change and raise ``StaleProject`` (``retry_on_conflict`` runs the operation again on it)."""
         project.last_modified = utc_now()
-        self.store.save_project(project.id, project.to_document())
+        try:
+            self.store.save_project(project.id, project.to_document())
+        except StaleProject:
+            document = self.store.reload_project(project.id)
+            if document is None:
+                self.projects.pop(project.id, None)
+            else:
+                self.projects[project.id] = Project.from_document(document)
+            raise
+
+
+def retry_on_conflict(operation: Callable[P, R]) -> Callable[P, R]:
+    """Run a state operation again (on the project as stored now) when its save met another writer's."""
+
+    @functools.wraps(operation)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        for _ in range(CONFLICT_ATTEMPTS - 1):
+            try:
+                return operation(*args, **kwargs)
+            except StaleProject:
+                continue
+        try:
+            return operation(*args, **kwargs)
+        except StaleProject:
+            raise errors.PROJECT_CONFLICT.error() from None
+
+    return run
