@@ -12,12 +12,14 @@ from pathlib import Path
 
 from azure.core.exceptions import AzureError
 
+from localvision.auth import TrustedIssuer, TrustFileError
 from localvision.faults import FaultSpecError, parse_spec
 from localvision.limits import TIERS
 from localvision.server import STORES, ServerOptions, serve_forever
 
 TRAINING_KEY_ENV = "LOCALVISION_TRAINING_KEY"
 PREDICTION_KEY_ENV = "LOCALVISION_PREDICTION_KEY"
+TRUST_TOKEN_ISSUER_ENV = "LOCALVISION_TRUST_TOKEN_ISSUER"
 DATA_ENV = "LOCALVISION_DATA"
 HOST_ENV = "LOCALVISION_HOST"
 PORT_ENV = "LOCALVISION_PORT"
@@ -89,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get(PREDICTION_KEY_ENV),
         help=f"Prediction-Key value (or ${PREDICTION_KEY_ENV})",
     )
+    parser.add_argument(
+        "--trust-token-issuer",
+        type=Path,
+        default=os.environ.get(TRUST_TOKEN_ISSUER_ENV) or None,
+        metavar="FILE",
+        help="also accept Authorization: Bearer tokens of the issuer this JSON file names (issuer, audience, "
+        f"keys: its JWKS); see docs/localvision.md (or ${TRUST_TOKEN_ISSUER_ENV})",
+    )
     parser.add_argument("--tier", choices=sorted(TIERS), help="apply a pricing tier's limits (default: none)")
     parser.add_argument(
         "--allow-private-urls",
@@ -123,6 +133,7 @@ def options_from(args: argparse.Namespace) -> ServerOptions:
         blob_container=args.blob_container,
         blob_connection_string=args.blob_connection_string,
         blob_account_url=args.blob_account_url,
+        trust_token_issuer=args.trust_token_issuer,
     )
 
 
@@ -148,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
             f"--store blob needs --blob-connection-string (or ${CONNECTION_STRING_ENV}) "
             f"or --blob-account-url (or ${ACCOUNT_URL_ENV})"
         )
+    if args.trust_token_issuer:
+        try:
+            TrustedIssuer.load(args.trust_token_issuer)
+        except TrustFileError as error:
+            parser.error(str(error))
     options = options_from(args)
     endpoint = f"http://{args.host}:{args.port}"
     print(

@@ -24,6 +24,7 @@ import uvicorn
 from uvicorn.protocols.http import h11_impl
 
 from localvision.app import LocalVisionApp
+from localvision.auth import TrustedIssuer
 from localvision.engine import Engine
 from localvision.exporter import BackgroundExporter
 from localvision.faults import Faults, parse_spec
@@ -52,6 +53,7 @@ class ServerOptions:
     blob_container: str | None = None
     blob_connection_string: str | None = field(default=None, repr=False)  # holds the account key
     blob_account_url: str | None = None  # with an azure-identity credential
+    trust_token_issuer: Path | None = None  # accept bearer tokens of this issuer (localvision.auth)
 
 
 STORES = ("files", "blob")
@@ -106,7 +108,8 @@ def build(data_dir: Path, training_key: str, prediction_key: str, options: Serve
     backend.attach_exporter(exporter)
     signer = UrlSigner(store.signing_secret(), options.link_ttl_seconds)
     handlers = Handlers(backend, signer, options.allow_private_urls)
-    app = LocalVisionApp(handlers, signer, training_key, prediction_key, tier, faults)
+    issuer = TrustedIssuer.load(options.trust_token_issuer) if options.trust_token_issuer else None
+    app = LocalVisionApp(handlers, signer, training_key, prediction_key, tier, faults, issuer)
     # The service answers a bad key with reason phrase "Access Denied"; the SDK shows that phrase.
     h11_impl.STATUS_PHRASES[401] = b"Access Denied"
     return Server(app, backend, trainer, exporter, signer, faults)
