@@ -10,6 +10,7 @@ import json
 import logging
 from urllib.parse import parse_qsl
 
+from azure.core.exceptions import AzureError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -135,6 +136,9 @@ class LocalVisionApp:
             reply: Reply = getattr(self.handlers, route.operation)(call)
         except ServiceError as error:
             return error_response(error)
+        except AzureError:  # the blob store failed after its retries
+            log.exception("the state store failed in %s", route.operation)
+            return error_response(errors.STORE_UNAVAILABLE.error(), {"Retry-After": "5"})
         except Exception:
             log.exception("unexpected error in %s", route.operation)
             return error_response(errors.INTERNAL.error())

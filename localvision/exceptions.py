@@ -233,6 +233,11 @@ FAULT_THROTTLED = ErrorSpec(
 )
 FAULT_INTERNAL = ErrorSpec("ErrorUnknown", 500, "Internal server error (localvision fault injection)")
 INTERNAL = ErrorSpec("ErrorUnknown", 500, "Internal server error: see the localvision log")
+STORE_UNAVAILABLE = ErrorSpec(
+    "ServiceUnavailable",
+    503,
+    "The state store (blob container) did not answer: try again in a moment",
+)
 LINK_REFUSED = ErrorSpec(
     "AuthenticationFailed",
     403,

@@ -113,7 +113,7 @@ class ProjectService:
         registry = self._registry
         with registry.lock:
             project = registry.project(project_id)
-            del registry.projects[project.id]
+            registry.forget(project.id)
             for iteration_id in project.iterations:
                 self._models.forget(iteration_id)
             registry.store.delete_project(project.id)

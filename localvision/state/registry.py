@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 from collections.abc import Callable
@@ -26,9 +27,11 @@ class Registry:
         self.store = store
         self.lock = threading.RLock()
         self.projects: dict[str, Project] = {}
+        self._stored: dict[
+            str, dict
+        ] = {}  # project id -> the document last read from or written to the store
         for document in store.load_projects():
-            project = Project.from_document(document)
-            self.projects[project.id] = project
+            self._restore(document["id"], document)
 
     def project(self, project_id: str) -> Project:
         """The live project (the caller holds ``lock``), or NotFoundProject."""
@@ -39,17 +42,31 @@ class Registry:
 
     def save(self, project: Project) -> None:
         """Save the project; if another writer saved it meanwhile, take the stored one instead of this
-        change and raise ``StaleProject`` (``retry_on_conflict`` runs the operation again on it)."""
+        change and raise ``StaleProject`` (``retry_on_conflict`` runs the operation again on it). If the
+        store fails, the change is dropped from memory too: memory never holds what the store does not."""
         project.last_modified = utc_now()
+        document = project.to_document()
         try:
-            self.store.save_project(project.id, project.to_document())
+            self.store.save_project(project.id, document)
         except StaleProject:
-            document = self.store.reload_project(project.id)
-            if document is None:
-                self.projects.pop(project.id, None)
-            else:
-                self.projects[project.id] = Project.from_document(document)
+            self._restore(project.id, self.store.reload_project(project.id))
             raise
+        except Exception:
+            self._restore(project.id, self._stored.get(project.id))
+            raise
+        self._stored[project.id] = document
+
+    def forget(self, project_id: str) -> None:
+        """A deleted project."""
+        self.projects.pop(project_id, None)
+        self._stored.pop(project_id, None)
+
+    def _restore(self, project_id: str, document: dict | None) -> None:
+        if document is None:
+            self.forget(project_id)
+        else:
+            self.projects[project_id] = Project.from_document(copy.deepcopy(document))  # shares nothing
+            self._stored[project_id] = document
 
 
 def retry_on_conflict(operation: Callable[P, R]) -> Callable[P, R]:

@@ -9,10 +9,13 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from azure.identity import DefaultAzureCredential
 from azure.storage.blob import ContainerClient
+from msrest.exceptions import HttpOperationError
 
+from devstack import azurite
 from devstack.localvision import start as start_localvision
-from localvision.blobstore import BlobStore
+from localvision.blobstore import BlobStore, container_client
 from localvision.persistence import StaleProject
 from localvision.server import serve_in_thread
 from tests.conftest import PREDICTION_KEY, TRAINING_KEY
@@ -146,3 +149,37 @@ def test_an_unreachable_account_is_named_at_start(tmp_path: Path):
     assert result.returncode == 1
     assert "cannot use blob container 'state'" in result.stderr
     assert "Traceback" not in result.stderr and "a2V5" not in result.stderr
+
+
+def test_a_lost_account_answers_503_and_memory_keeps_only_what_was_stored(tmp_path: Path):
+    store = azurite.start(tmp_path / "azurite", in_memory=True)
+    options = blob_options(azurite.connection_string(store.ports), "state")
+    server = serve_in_thread(tmp_path / "data", TRAINING_KEY, PREDICTION_KEY, options=options)
+    try:
+        client = trainer(server.endpoint)
+        client.config.retry_policy.retries = 0
+        project = client.create_project("stored")
+        client.create_tag(project.id, "stored tag")
+        store.stop()  # the account goes away
+        for call in (
+            lambda: client.create_tag(project.id, "never stored"),
+            lambda: client.create_project("x"),
+        ):
+            with pytest.raises(HttpOperationError) as caught:
+                call()
+            assert caught.value.response.status_code == 503
+            assert caught.value.error.code == "ServiceUnavailable"
+            assert "did not answer: try again" in caught.value.error.message
+        assert [tag.name for tag in client.get_tags(project.id)] == ["stored tag"]
+        assert [p.name for p in client.get_projects()] == ["stored"]
+    finally:
+        server.stop()
+        store.stop()
+
+
+def test_an_account_url_takes_a_token_credential_not_a_key():
+    """Entra ID cannot run here: this checks only the client localvision builds for an account URL."""
+    client = container_client("state", account_url="https://account.blob.core.windows.net")
+    assert client.url == "https://account.blob.core.windows.net/state"
+    assert isinstance(client.credential, DefaultAzureCredential)
+    assert client.account_name == "account"
