@@ -311,6 +311,14 @@ _ENTRIES = (
     Entry("ConsoleFailed", "The console could not do that: try again; the app's log has the details."),
     Entry("BadUndo", "That undo no longer applies: reload the list."),
     Entry("StaticNotFound", "The console has no file {path!r}: open the console's start page."),
+    Entry(
+        "DuplicateImage",
+        "{name} is the same photo as {existing}: it was not stored again (a tag needs each photo once).",
+    ),
+    Entry(
+        "IterationPublished",
+        "{name} is published: unpublish it (or publish another iteration) before deleting it.",
+    ),
 )
 
 CATALOGUE: dict[str, Entry] = {entry.code: entry for entry in _ENTRIES}

@@ -1,8 +1,8 @@
 """The results gallery: pages of result documents, filtered, and one document in full.
 
-A page lists at most PAGE_SIZE document names (one listing call, continuation token from the service)
-and reads only those documents, in parallel: with filters a page may show fewer than it read, and the
-continuation token leads on.
+A page is PAGE_SIZE document names, newest first (the names and dates of the whole container are listed;
+the continuation token is the position), and only those documents are read, in parallel: with filters a
+page may show fewer than it read, and the continuation token leads on.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
-from shared.console.areas import check_name, list_page
+from shared.console.areas import check_name
 from shared.console.http import BadRequest, NotFound
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,8 @@ class Filters:
         if self.status and self.status not in STATUSES:
             raise BadRequest("BadParameter", name="status", why=f"use one of {', '.join(STATUSES)}")
         self.tag = params.get("tag", "").strip().lower()
-        self.low = _probability(params, "min", 0.0)
-        self.high = _probability(params, "max", 1.0)
+        self.low = probability(params, "min", 0.0)
+        self.high = probability(params, "max", 1.0)
 
     def match(self, item: dict[str, Any]) -> bool:
         if self.status and item["status"] != self.status:
@@ -84,7 +84,7 @@ class Filters:
         return True
 
 
-def _probability(params: Mapping[str, str], name: str, default: float) -> float:
+def probability(params: Mapping[str, str], name: str, default: float) -> float:
     raw = params.get(name, "")
     if not raw:
         return default
@@ -97,9 +97,27 @@ def _probability(params: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def newest_first(results: ContainerClient, token: str | None, size: int) -> tuple[list[str], str | None]:
+    """One page of document names, the most recently written first. The container is listed in full
+    (names and dates only: 5,000 per listing call) and the token is the position in that order."""
+    try:
+        start = int(token) if token else 0
+    except ValueError:
+        start = -1
+    if start < 0:
+        raise BadRequest("BadParameter", name="continuation", why="start again from the first page")
+    try:
+        listed = [(b.last_modified, b.name) for b in results.list_blobs()]
+    except ResourceNotFoundError:
+        return [], None
+    listed.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    names = [name for _, name in listed[start : start + size]]
+    return names, str(start + size) if start + size < len(listed) else None
+
+
 def page(results: ContainerClient, params: Mapping[str, str]) -> dict[str, Any]:
     filters = Filters(params)
-    names, next_token = list_page(results, params.get("continuation"), PAGE_SIZE)
+    names, next_token = newest_first(results, params.get("continuation"), PAGE_SIZE)
     documents = read_documents(results, names)
     items = []
     for name in names:

@@ -42,7 +42,8 @@ async function start() {
     return;
   }
   keyPanel.hidden = true;
-  if (config.projectProblem) status(config.projectProblem.message, "warning");
+  // No project yet is the normal first run: the Training set page says what to do (add photos).
+  config.firstRun = Boolean(config.projectProblem && config.projectProblem.code === "ProjectNotFound");
   await show();
 }
 
@@ -50,11 +51,15 @@ async function show() {
   if (!config) return;
   if (cleanup) { cleanup(); cleanup = null; }
   releaseThumbnails();
-  const name = PAGES[location.hash.slice(1)] ? location.hash.slice(1) : "results";
+  const name = PAGES[location.hash.slice(1)] ? location.hash.slice(1) : config.firstRun ? "training" : "results";
   for (const link of document.querySelectorAll("#nav a")) {
     link.classList.toggle("active", link.dataset.page === name);
+    if (link.dataset.page === name) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
   }
   clear(main);
+  if (config.projectProblem && !config.firstRun) status(config.projectProblem.message, "warning");
+  else status("");
   main.dataset.page = name;
   try {
     cleanup = (await PAGES[name].render(main, { config, status })) || null;
