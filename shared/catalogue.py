@@ -316,6 +316,11 @@ _ENTRIES = (
         "{name} is the same photo as {existing}: it was not stored again (a tag needs each photo once).",
     ),
     Entry(
+        "IterationNotExportable",
+        "{name} cannot be downloaded as ONNX: the project's domain is not a compact one. Projects created "
+        'with CUSTOMVISION_DOMAIN set to a compact domain (e.g. "General (compact)") can be exported.',
+    ),
+    Entry(
         "IterationPublished",
         "{name} is published: unpublish it (or publish another iteration) before deleting it.",
     ),

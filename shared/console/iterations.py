@@ -10,11 +10,18 @@ import io
 import logging
 from typing import Any
 
-from shared.console.http import BadRequest, CatalogueRefusal, ConsoleResponse, json_reply, respond
+from shared.console.http import (
+    BadRequest,
+    CatalogueRefusal,
+    Conflict,
+    ConsoleResponse,
+    json_reply,
+    respond,
+)
 from shared.customvision.clients import CustomVision
 from shared.errors import PermanentError
 from shared.imaging import PREDICTION_MAX_BYTES, normalise
-from shared.retrain.export import FLAVOR, PLATFORM, download
+from shared.retrain.export import FLAVOR, NOT_EXPORTABLE, PLATFORM, download
 from shared.settings.definitions import Settings
 
 log = logging.getLogger(__name__)
@@ -94,6 +101,8 @@ class Iterations:
             try:
                 self.cv.export_iteration(pid, iteration.id, PLATFORM, FLAVOR)
             except PermanentError as error:
+                if error.service_code in NOT_EXPORTABLE:
+                    raise Conflict("IterationNotExportable", name=iteration.name) from None
                 if error.service_code != "BadRequestExportAlreadyInProgress":
                     raise
         return json_reply({"status": "Exporting", "iteration": iteration.name}, 202)

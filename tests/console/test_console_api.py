@@ -26,6 +26,13 @@ DATA_ROUTES = [
     ("GET", "training"),
     ("GET", "training/tag?tag=apple"),
     ("GET", "runs"),
+    ("GET", "training/duplicates"),
+    ("POST", "training/upload?tag=apple&name=a.jpg"),
+    ("POST", "iteration/publish"),
+    ("POST", "iteration/unpublish"),
+    ("POST", "iteration/delete"),
+    ("GET", "iteration/export?iteration=x"),
+    ("POST", "iteration/quick?iteration=x"),
     ("POST", "review/assign"),
     ("POST", "review/discard"),
     ("POST", "result/label"),
@@ -171,7 +178,7 @@ def test_results_come_in_pages_of_at_most_fifty_with_a_continuation(console_stac
         if not token:
             break
     ours = [n for n in seen if n.startswith(prefix)]
-    assert ours == [f"{prefix}/{i:03d}.jpg" for i in range(60)]
+    assert ours == [f"{prefix}/{i:03d}.jpg" for i in reversed(range(60))]  # newest first
     assert len(seen) == len(set(seen)) and pages >= 2
     status, page, _ = api(console_stack, "GET", "results?min=2")
     assert status == 400 and "'min'" in page["error"]["message"]

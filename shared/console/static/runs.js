@@ -79,7 +79,7 @@ export async function render(main, { config, status }) {
   const said = el("p", { class: "message", id: "iteration-message", role: "status" });
   const button = el("button", { type: "button", id: "retrain-now", text: "Retrain now" });
   const importButton = el("button", { type: "button", class: "quiet", id: "import-now", text: "Import from Custom Vision" });
-  const slider = el("input", { type: "range", id: "threshold", min: "0.05", max: "0.95", step: "0.05",
+  const slider = el("input", { type: "range", id: "threshold", min: "0.01", max: "0.99", step: "0.01",
     value: String(config.predictionThreshold) });
   const sliderValue = el("output", { for: "threshold", id: "threshold-value", text: String(config.predictionThreshold) });
   let threshold = config.predictionThreshold;
