@@ -33,22 +33,32 @@ function askForKey(message) {
   keyInput.focus();
 }
 
+async function loadConfig() {
+  config = await api("config");
+  // No project yet is the normal first run: the Training set page says what to do (add photos).
+  config.firstRun = Boolean(config.projectProblem && config.projectProblem.code === "ProjectNotFound");
+}
+
 async function start() {
   if (!getKey()) { askForKey("Enter the function key to open the console."); return; }
   try {
-    config = await api("config");
+    await loadConfig();
   } catch (error) {
     if (!(error instanceof KeyRefused)) status(error.message, "error");
     return;
   }
   keyPanel.hidden = true;
-  // No project yet is the normal first run: the Training set page says what to do (add photos).
-  config.firstRun = Boolean(config.projectProblem && config.projectProblem.code === "ProjectNotFound");
   await show();
 }
 
 async function show() {
   if (!config) return;
+  if (config.firstRun) {  // until the first retrain makes the project: its tags may exist by now
+    try { await loadConfig(); } catch (error) {
+      if (!(error instanceof KeyRefused)) status(error.message, "error");
+      return;
+    }
+  }
   if (cleanup) { cleanup(); cleanup = null; }
   releaseThumbnails();
   const name = PAGES[location.hash.slice(1)] ? location.hash.slice(1) : config.firstRun ? "training" : "results";

@@ -86,3 +86,8 @@ export function twoStep(label, armedLabel, action, attrs = {}) {
   button.addEventListener("blur", disarm);
   return button;
 }
+
+// A table that may be wider than the screen scrolls inside its own box, which the keyboard can reach.
+export function scrollBox(label, child) {
+  return el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": label }, child);
+}

@@ -2,7 +2,7 @@
 // images per tag, two iterations side by side with the per-tag differences, publish / unpublish /
 // delete by hand (each asks again), the ONNX export as a download.
 import { file, post } from "./api.js";
-import { append, clear, el, fixed, twoStep } from "./dom.js";
+import { append, clear, el, fixed, scrollBox, twoStep } from "./dom.js";
 import { SERIES } from "./chart.js";
 
 export function metricCells(metrics) {
@@ -74,7 +74,7 @@ export function iterationsTable(iterations, handlers) {
       el("td", { class: "counts", text: imageCounts(it) }),
       el("td", {}, actions(it, handlers)));
   });
-  return el("div", { class: "scroll" }, el("table", { class: "table", id: "iterations" },
+  return scrollBox("Iterations", el("table", { class: "table", id: "iterations" },
     el("thead", {}, el("tr", {}, ["Iteration", "Status", "Trained", "Published as", "Precision", "Recall", "AP",
       "Per tag", "Images per tag", "Actions"].map((h) => el("th", { text: h })))),
     el("tbody", {}, rows)));
@@ -99,7 +99,7 @@ export function comparison(iterations) {
   };
   const [labelA, first] = pick("compare-a", "Compare", done[done.length - 2]);
   const [labelB, second] = pick("compare-b", "with", done[done.length - 1]);
-  const table = el("div", { class: "scroll" });
+  const table = scrollBox("The two iterations per tag", null);
 
   function draw() {
     const a = done.find((it) => it.id === first.value), b = done.find((it) => it.id === second.value);

@@ -2,7 +2,7 @@
 // threshold the slider sets, with a chart, two iterations compared, actions by hand; "Retrain now" and
 // "Import from Custom Vision" follow the run they started until it ends.
 import { api, app } from "./api.js";
-import { append, clear, el } from "./dom.js";
+import { append, clear, el, scrollBox } from "./dom.js";
 import { metricsChart } from "./chart.js";
 import { comparison, iterationsTable, metricCells } from "./iterations.js";
 
@@ -67,7 +67,7 @@ function runsTable(runs) {
     metricCells(run.metrics),
     gateCell(run),
     el("td", { text: reasonText(run) })));
-  return el("div", { class: "scroll" }, el("table", { class: "table", id: "runs" },
+  return scrollBox("Retrain runs", el("table", { class: "table", id: "runs" },
     el("thead", {}, el("tr", {}, ["Run", "Trigger", "Status", "Step", "Created", "Timings", "Sync", "Iteration",
       "Precision", "Recall", "AP", "Gate", "Reason"].map((h) => el("th", { text: h })))),
     el("tbody", {}, rows)));

@@ -46,11 +46,11 @@ export async function render(main, { config, status }) {
 
   function fillTagChoices() {
     const known = new Set([...(config.projectProblem ? [] : tagChoices(config)), ...folders.map((f) => f.tag)]);
-    const keep = tagSelect.value;
+    const keep = tagSelect.options.length ? tagSelect.value : null;  // null: the first fill
     clear(tagSelect);
     for (const tag of [...known].sort((a, b) => a.localeCompare(b))) tagSelect.append(el("option", { value: tag, text: tag }));
     tagSelect.append(el("option", { value: "", text: "a new tag…" }));
-    tagSelect.value = [...known].includes(keep) ? keep : known.size ? [...known][0] : "";
+    tagSelect.value = keep === "" || known.has(keep) ? keep : [...known].sort()[0] ?? "";
     newTagField.hidden = tagSelect.value !== "";
   }
 
@@ -79,14 +79,15 @@ export async function render(main, { config, status }) {
       }
       progress.value = i + 1;
     }
+    picker.value = "";
+    await refresh();
+    tagSelect.value = tag;
+    newTag.value = "";
+    newTagField.hidden = true;
     const failed = list.length - stored;
     progressText.className = failed ? "message error" : "message ok";
     progressText.textContent = `${stored} of ${list.length} photos added to ${tag}` +
       (failed ? `; ${failed} not added (see below).` : ".");
-    picker.value = "";
-    await refresh();
-    tagSelect.value = tag;
-    newTagField.hidden = true;
   }
 
   tagSelect.addEventListener("change", () => { newTagField.hidden = tagSelect.value !== ""; });
