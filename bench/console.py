@@ -2,7 +2,7 @@
 
 ``measure(stack)`` fills the results container of a running local stack (devhost started) with
 ``count`` small result documents, then times ``GET /api/console-api/results`` (the first page: one
-listing of 50 names and those 50 documents) over HTTP, as the page calls it. Figures in milliseconds.
+listing of every name and date, newest first, and the 50 newest documents) over HTTP, as the page calls it. Figures in milliseconds.
 """
 
 from __future__ import annotations

@@ -45,6 +45,14 @@ def select_in_review(watched: Watched, name: str) -> None:
     page.wait_for_selector("#review-current img.preview[src^='blob:']")
 
 
+def undo_once(watched: Watched, name: str) -> None:
+    watched.page.click("#review-undo")
+    watched.page.wait_for_function(
+        "n => document.querySelector('#review-last').textContent === `Undone: ${n} is back in the queue.`",
+        arg=name,
+    )
+
+
 def color(watched: Watched, selector: str) -> str:
     return watched.page.eval_on_selector(selector, "n => getComputedStyle(n).color")
 
@@ -116,11 +124,8 @@ def test_a_review_decision_fetches_at_most_one_preview(console_stack: Stack, ope
         page.wait_for_load_state("networkidle")
         assert len(thumbs) - before <= 1, thumbs[before:]
         assert not review.get_blob_client(name).exists()
-    for _ in names:  # put them back for the other tests' sake (and to check undo)
-        page.click("#review-undo")
-        page.wait_for_function(
-            "() => document.querySelector('#review-last').textContent.startsWith('Undone')"
-        )
+    for name in reversed(names):  # put them back for the other tests' sake
+        undo_once(watched, name)
     assert all(review.get_blob_client(name).exists() for name in names)
 
 
@@ -138,12 +143,7 @@ def test_undo_goes_back_several_decisions_with_a_button(console_stack: Stack, op
     assert not any(review.get_blob_client(name).exists() for name in names)
     assert page.inner_text("#review-undo") == "Undo (3)"
     for expected in reversed(names):
-        page.click("#review-undo")
-        page.wait_for_function(
-            "n => document.querySelector('#review-last').textContent"
-            " === `Undone: ${n} is back in the queue.`",
-            arg=expected,
-        )
+        undo_once(watched, expected)
         assert review.get_blob_client(expected).exists()
     assert page.is_disabled("#review-undo")
     assert page.get_attribute("#review-last", "role") == "status"  # announced to screen readers
@@ -173,8 +173,7 @@ def test_success_is_not_said_in_the_error_colour(console_stack: Stack, open_cons
         "n => document.querySelector('#review-last').textContent.includes('review/' + n)", arg=second
     )
     assert color(watched, "#review-last") == ERROR_RGB
-    page.click("#review-undo")
-    page.wait_for_function("() => document.querySelector('#review-last').textContent.startsWith('Undone')")
+    undo_once(watched, first)
 
 
 def folder_count(watched: Watched, tag: str) -> int:
@@ -308,7 +307,8 @@ def test_the_same_photo_labelled_twice_is_named(console_stack: Stack, open_conso
         )
     page.goto(page.url.split("#")[0] + "#training")
     page.wait_for_selector("#training-duplicates li")
-    assert f"orange/{prefix}-a.jpg = orange/{prefix}-b.jpg" in texts(watched, "#training-duplicates li")
+    groups = [set(text.split(" = ")) for text in texts(watched, "#training-duplicates li")]
+    assert any({f"orange/{prefix}-a.jpg", f"orange/{prefix}-b.jpg"} <= group for group in groups), groups
     audit(page, "the training set naming a duplicate")
     training = console_stack.container("TRAINING_CONTAINER")
     for name in names:

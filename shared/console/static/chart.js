@@ -30,7 +30,7 @@ export function metricsChart(iterations) {
   for (let t = 0; t <= ticks; t += 1) {
     const v = low + ((high - low) * t) / ticks;
     chart.append(svg("line", { x1: left, x2: width - right, y1: y(v), y2: y(v), class: "grid" }));
-    chart.append(svg("text", { x: left - 6, y: y(v) + 4, class: "axis", "text-anchor": "end", text: v.toFixed(2) }));
+    chart.append(svg("text", { x: left - 6, y: y(v) + 4, class: "axis", "text-anchor": "end", text: v.toFixed(high - low < 0.2 ? 3 : 2) }));
   }
   points.forEach((it, i) => {
     const anchor = points.length > 1 && i === 0 ? "start" : points.length > 1 && i === points.length - 1 ? "end" : "middle";
