@@ -32,7 +32,8 @@ class Project:
 
     def iterations(self, threshold: float | None = None) -> list[dict[str, Any]]:
         """Every trained iteration, oldest first, with precision / recall / AP at ``threshold`` (default
-        PREDICTION_THRESHOLD) and its images per tag."""
+        PREDICTION_THRESHOLD), the expected calibration error when the service reports one (localvision
+        does) and its images per tag."""
         threshold = self.threshold if threshold is None else threshold
         pid = self.cv.project_id(create=False)
         found = self.cv.training(lambda t: t.get_iterations(pid), "list iterations")
@@ -54,6 +55,7 @@ class Project:
                         "iteration performance",
                     )
                     row["metrics"] = encode(metrics_of(performance, threshold))
+                    row["metrics"]["expectedCalibrationError"] = _calibration_error(performance)
                     tags = self.cv.training(
                         lambda t, i=iteration: t.get_tags(pid, iteration_id=i.id), "iteration tags"
                     )
@@ -62,6 +64,12 @@ class Project:
                     row["error"] = error.message
             rows.append(row)
         return rows
+
+
+def _calibration_error(performance: Any) -> float | None:
+    """localvision's extra field (Custom Vision reports none); the SDK keeps unknown fields aside."""
+    value = (getattr(performance, "additional_properties", None) or {}).get("expectedCalibrationError")
+    return round(float(value), 6) if isinstance(value, int | float) else None
 
 
 def _iso(value: Any) -> str | None:

@@ -10,6 +10,14 @@ export function metricCells(metrics) {
     "data-value": metrics && typeof metrics[key] === "number" ? metrics[key] : "", text: fixed(metrics && metrics[key]) }));
 }
 
+// Expected calibration error: how far stated probabilities are from how often they are right (lower is
+// better); only localvision reports it.
+function calibrationCell(metrics) {
+  const value = metrics && metrics.expectedCalibrationError;
+  return el("td", { class: "num", "data-metric": "expectedCalibrationError",
+    "data-value": typeof value === "number" ? value : "", text: fixed(value) });
+}
+
 function imageCounts(it) {
   const counts = Object.entries(it.imageCounts || {}).sort(([a], [b]) => a.localeCompare(b));
   return counts.map(([tag, n]) => `${tag} ${n}`).join(", ");
@@ -70,13 +78,13 @@ export function iterationsTable(iterations, handlers) {
       el("td", { text: it.name }), el("td", { text: it.status }),
       el("td", { text: it.trainedAt || it.created || "" }),
       el("td", { text: it.publishedName || "" }),
-      metricCells(it.metrics), el("td", {}, perTag),
+      metricCells(it.metrics), calibrationCell(it.metrics), el("td", {}, perTag),
       el("td", { class: "counts", text: imageCounts(it) }),
       el("td", {}, actions(it, handlers)));
   });
   return scrollBox("Iterations", el("table", { class: "table", id: "iterations" },
     el("thead", {}, el("tr", {}, ["Iteration", "Status", "Trained", "Published as", "Precision", "Recall", "AP",
-      "Per tag", "Images per tag", "Actions"].map((h) => el("th", { text: h })))),
+      "ECE", "Per tag", "Images per tag", "Actions"].map((h) => el("th", { text: h })))),
     el("tbody", {}, rows)));
 }
 

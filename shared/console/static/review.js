@@ -6,6 +6,11 @@ import { append, bars, clear, el, percent } from "./dom.js";
 import { thumbnail } from "./thumbs.js";
 
 const UNDO_LEVELS = 50;
+// Why the pipeline sent the image here (the result document's reviewReason).
+const REASONS = {
+  low_confidence: "Low confidence: the model hesitates between tags.",
+  unknown: "Unknown: unlike every training image; a distractor can go to the Negative folder (n).",
+};
 
 export async function render(main, { config, status }) {
   const tags = config.tags.filter((t) => t.type === "Regular").map((t) => t.name);
@@ -72,6 +77,8 @@ export async function render(main, { config, status }) {
     append(current,
       el("h3", { class: "name", id: "review-name", text: item.name }),
       el("p", { class: "muted", text: `${index + 1} of ${items.length}${continuation ? "+" : ""}; top: ${top ? `${top.tagName} ${percent(top.probability)}` : "no prediction"}` }),
+      el("p", { class: "reason", id: "review-reason", "data-reason": item.reviewReason || "",
+        text: REASONS[item.reviewReason] || "" }),
       el("div", { class: "actions review-actions" },
         tags.slice(0, 9).map((t, i) => choice(`${i + 1} ${t}`, String(i + 1), () => decide(t))),
         choice("n Negative", "n", () => decide(negative)),
