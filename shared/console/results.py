@@ -1,8 +1,10 @@
 """The results gallery: pages of result documents, filtered, and one document in full.
 
-A page is PAGE_SIZE document names, newest first (the names and dates of the whole container are listed;
-the continuation token is the position), and only those documents are read, in parallel: with filters a
-page may show fewer than it read, and the continuation token leads on.
+A page is PAGE_SIZE document names and only those documents are read, in parallel: with filters a page
+may show fewer than it read, and the continuation token leads on. Up to NEWEST_LIMIT documents (one
+listing call of names and dates) the pages are newest first (the token is the position); beyond, Blob
+Storage cannot list by date without listing everything, so the pages follow the names (one listing call
+of PAGE_SIZE names, the service's token), and the reply says which order it used.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
-from shared.console.areas import check_name
+from shared.console.areas import check_name, list_page
 from shared.console.http import BadRequest, NotFound
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 50
+NEWEST_LIMIT = 250  # up to this many documents the gallery is newest first; beyond, in name order
+NEWEST = "newest:"
 READERS = 16
 STATUSES = ("ok", "error")
 REVIEW_REASONS = ("low_confidence", "unknown")
@@ -104,27 +108,38 @@ def probability(params: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
-def newest_first(results: ContainerClient, token: str | None, size: int) -> tuple[list[str], str | None]:
-    """One page of document names, the most recently written first. The container is listed in full
-    (names and dates only: 5,000 per listing call) and the token is the position in that order."""
+def _newest_first(results: ContainerClient, start: int) -> tuple[list[str], str | None] | None:
+    """A page of names, the most recently written first, when the container holds at most NEWEST_LIMIT
+    documents (one listing call, names and dates); None when it holds more."""
     try:
-        start = int(token) if token else 0
-    except ValueError:
-        start = -1
-    if start < 0:
-        raise BadRequest("BadParameter", name="continuation", why="start again from the first page")
-    try:
-        listed = [(b.last_modified, b.name) for b in results.list_blobs()]
+        pager = results.list_blobs(results_per_page=NEWEST_LIMIT).by_page()
+        listed = [(b.last_modified, b.name) for b in next(pager, [])]
     except ResourceNotFoundError:
         return [], None
-    listed.sort(key=lambda item: (item[0], item[1]), reverse=True)
-    names = [name for _, name in listed[start : start + size]]
-    return names, str(start + size) if start + size < len(listed) else None
+    if pager.continuation_token:
+        return None
+    listed.sort(reverse=True)
+    names = [name for _, name in listed[start : start + PAGE_SIZE]]
+    return names, f"{NEWEST}{start + PAGE_SIZE}" if start + PAGE_SIZE < len(listed) else None
+
+
+def _names(results: ContainerClient, token: str | None) -> tuple[list[str], str | None, str]:
+    """The page's document names, its continuation token and its order ("newest" or "name")."""
+    if not token or token.startswith(NEWEST):
+        start = int(token[len(NEWEST) :]) if token and token[len(NEWEST) :].isdigit() else 0
+        newest = _newest_first(results, start)
+        if newest is not None:
+            return *newest, "newest"
+        if token:  # the container grew past the limit meanwhile: start again in name order
+            raise BadRequest("BadParameter", name="continuation", why="start again from the first page")
+        token = None
+    names, next_token = list_page(results, token, PAGE_SIZE)
+    return names, next_token, "name"
 
 
 def page(results: ContainerClient, params: Mapping[str, str]) -> dict[str, Any]:
     filters = Filters(params)
-    names, next_token = newest_first(results, params.get("continuation"), PAGE_SIZE)
+    names, next_token, order = _names(results, params.get("continuation"))
     documents = read_documents(results, names)
     items = []
     for name in names:
@@ -134,7 +149,7 @@ def page(results: ContainerClient, params: Mapping[str, str]) -> dict[str, Any]:
         item = summary(name.removesuffix(".json"), document)
         if filters.match(item):
             items.append(item)
-    return {"items": items, "read": len(names), "continuation": next_token}
+    return {"items": items, "read": len(names), "continuation": next_token, "order": order}
 
 
 def detail(results: ContainerClient, image_name: str) -> dict[str, Any]:

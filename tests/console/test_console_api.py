@@ -350,3 +350,20 @@ def test_a_blob_that_is_not_an_image_has_no_preview(console_stack: Stack):
     assert name in answer["error"]["message"]
     assert headers["content-type"].startswith("application/json")
     console_stack.container("REVIEW_CONTAINER").delete_blob(name)
+
+
+def test_beyond_the_limit_the_gallery_follows_the_names_and_says_so(
+    console_stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    """Newest first needs every name and date in one listing call; a container with more documents than
+    NEWEST_LIMIT (lowered here) is shown in name order, a page at a time."""
+    results = console_stack.container("RESULTS_CONTAINER")
+    newest = gallery.page(results, {})
+    assert newest["order"] == "newest"
+    monkeypatch.setattr(gallery, "NEWEST_LIMIT", 5)
+    first = gallery.page(results, {})
+    assert first["order"] == "name" and first["read"] == 50 and first["continuation"]
+    names = [item["name"] for item in first["items"]]
+    assert names == sorted(names)
+    status, answer, _ = api(console_stack, "GET", "results?continuation=newest:50")
+    assert status == 200 and answer["order"] == "newest"  # devhost's own process: the real limit

@@ -70,7 +70,8 @@ export async function render(main, { config, status }) {
     for (const item of page.items) grid.append(tile(item));
     continuation = page.continuation;
     more.hidden = !continuation;
-    info.textContent = `${shown} shown of ${read} documents read, newest first${continuation ? "; more to read" : ""}.`;
+    const order = page.order === "newest" ? "newest first" : "in name order (too many documents to sort by date)";
+    info.textContent = `${shown} shown of ${read} documents read, ${order}${continuation ? "; more to read" : ""}.`;
   }
 
   function tile(item) {
