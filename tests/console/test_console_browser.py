@@ -318,3 +318,41 @@ def test_quick_test_of_img_test_2_shows_banana_first(console_stack: Stack, open_
     shot(watched, screenshots, "quick-test")
     audit(page, "the quick test with an answer")
     assert not watched.dialogs and not watched.errors, (watched.dialogs, watched.errors)
+
+
+def test_several_images_moved_and_deleted_together_and_the_untagged_count(console_stack: Stack, open_console):
+    training = console_stack.container("TRAINING_CONTAINER")
+    tag = uuid.uuid4().hex[:6]
+    apple = sorted((console_stack.fruit / "training-images" / "apple").glob("*.jpg"))
+    names = [f"apple/sel-{tag}-{i}.jpg" for i in range(3)]
+    for name, path in zip(names, apple, strict=False):
+        training.upload_blob(name, path.read_bytes())
+    waiting = sum(1 for _ in console_stack.container("REVIEW_CONTAINER").list_blobs())
+    watched = open_console("training")
+    page = watched.page
+    for name in names[:2]:
+        page.check(f"li.card[data-name='{name}'] input.pick-box")
+    assert page.inner_text("#selection-count") == "2 selected"
+    audit(page, "the training set with two images selected")
+    page.select_option("#selection-tag", "banana")
+    page.click("#selection-move")
+    page.wait_for_function(
+        "() => document.querySelector('#status').textContent === 'Moved 2 images to banana.'"
+    )
+    moved = [f"banana/{n.rsplit('/', 1)[1]}" for n in names[:2]]
+    assert all(training.get_blob_client(n).exists() for n in moved)
+    assert not any(training.get_blob_client(n).exists() for n in names[:2])
+    assert page.is_hidden("#selection")
+    for name in [*moved, names[2]]:
+        page.check(f"li.card[data-name='{name}'] input.pick-box")
+    page.click("#selection-delete")
+    assert training.get_blob_client(names[2]).exists()  # the first click only asks
+    page.click("#selection-delete")
+    page.wait_for_function(
+        "() => document.querySelector('#status').textContent === 'Deleted 3 images from the training set.'"
+    )
+    assert not any(training.get_blob_client(n).exists() for n in [*moved, names[2]])
+    if waiting:
+        assert page.inner_text("#training-untagged").startswith(f"{waiting} image")
+        assert page.get_attribute("#training-untagged a", "href") == "#review"
+    assert not watched.dialogs and not watched.errors, (watched.dialogs, watched.errors)
