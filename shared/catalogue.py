@@ -102,6 +102,11 @@ _ENTRIES = (
         "writes it",
     ),
     Entry(
+        "ModelRefused",
+        "The new model was refused and the model in use before it, if any, stays (a refused "
+        "models/current.json in PIPELINE_CONTAINER is tried again only when it changes): {reason}",
+    ),
+    Entry(
         "ExportNotSupported",
         "Custom Vision cannot export this project's iterations to ONNX: its domain is not a compact one. The "
         "current model is kept. To classify in-process, create the project on a compact domain: set "
