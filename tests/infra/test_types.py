@@ -31,6 +31,7 @@ EVENT_SUBSCRIPTION = "Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-0
 BUILT_IN = {"Microsoft.Resources/resourceGroups"}  # part of Bicep itself, no types.json
 
 
+
 def _body(resource: dict[str, Any]) -> dict[str, Any]:
     """The body of a resource, inside a condition (= if ...) or a loop ([for ...]) if there is one."""
     config = resource["config"]
