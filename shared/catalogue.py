@@ -228,6 +228,13 @@ _ENTRIES = (
         retryable=True,
     ),
     Entry(
+        "ManifestRebuilt",
+        "The sync manifest (sync/manifest.json in PIPELINE_CONTAINER) could not be read ({why}); it was kept "
+        "as {kept} for inspection and rebuilt from the training container and the project. Images whose "
+        "content and tag match a training blob are the pipeline's again; an image the pipeline uploaded "
+        "earlier that matches no blob stays in the project: delete it in the portal if it is not wanted",
+    ),
+    Entry(
         "UploadRefused",
         "Custom Vision refused the training image with status {status}: fix the image (format, size, "
         "dimensions) and upload it again",

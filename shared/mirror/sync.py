@@ -25,6 +25,7 @@ from azure.storage.blob import ContainerClient
 from shared import imaging
 from shared.customvision.clients import CustomVision
 from shared.errors import PermanentError
+from shared.mirror.manifest import REBUILDING as REBUILDING_FIELD
 from shared.mirror.manifest import Manifest
 from shared.mirror.plan import (
     REPLACED,
@@ -111,7 +112,7 @@ class Mirror:
     @staticmethod
     def pending(training: ContainerClient, pipeline: ContainerClient, negative_folder: str) -> bool:
         """A cycle has work: blobs new, changed or gone since the last sync, or synced but not trained."""
-        manifest = Manifest(pipeline)
+        manifest = Manifest(pipeline, repair=False)  # an unreadable one reads as empty: all blobs are new
         if manifest.data.get("needsTraining"):
             return True
         return has_changes(list_training(training), manifest.entries(), negative_folder)
@@ -124,14 +125,18 @@ class Mirror:
     ) -> SyncReport:
         listing = list_training(self.training)
         plan = diff(listing, self.manifest.entries(), self.negative_folder, self._hash)
-        report = SyncReport(
-            listed=plan.listed, unchanged=plan.unchanged, ignored=plan.ignored, duplicates=plan.duplicates
-        )
+        report = SyncReport(listed=plan.listed, unchanged=plan.unchanged, ignored=plan.ignored)
+        for blob in plan.duplicate_blobs:
+            report.duplicate(blob)
         for blob, code in plan.failures:
             report.fail(blob, code)
-        if plan.writes:
+        if self.manifest.rebuilt is not None:
+            why, kept = self.manifest.rebuilt
+            report.warn("ManifestRebuilt", why=why, kept=kept)
+        if plan.writes or self.manifest.rebuilt is not None:
             self.manifest.put_all(plan.writes.items())
             self.manifest.save()
+            self.manifest.rebuilt = None  # reported once
 
         def merged() -> SyncReport:
             report.tags_created = list(self.tags.created)
@@ -151,6 +156,9 @@ class Mirror:
             if progress:
                 progress(merged())
         report.complete = True
+        if self.manifest.rebuilding:  # every blob has been through the mirror once: rebuilt
+            self.manifest.data.pop(REBUILDING_FIELD)
+            self.manifest.save()
         return merged()
 
     def _steps(self, plan: Plan, report: SyncReport) -> list[Callable[[], None]]:
@@ -277,6 +285,10 @@ class Mirror:
                 self._failed(item, status, report)
                 continue
             owned = status == "OK"
+            # after an unreadable manifest: a duplicate carrying exactly the blob's tag was ours before
+            recovered = not owned and self.manifest.rebuilding and _tag_ids(result) == {tag_id}
+            if recovered:
+                owned, status = True, "OK"
             self.manifest.put(
                 item.blob.name,
                 Entry(
@@ -289,13 +301,13 @@ class Mirror:
                     owned,
                 ),
             )
-            if not owned:
-                report.duplicates += 1  # the same bytes are in the project already (maybe not ours)
-            elif item.replaced:
-                report.replaced += 1
+            if recovered:
+                report.recovered += 1  # the project already has it as it should: nothing changed
+            elif not owned:
+                report.duplicate(item.blob.name)  # the same bytes are in the project already
             else:
-                report.uploaded += 1
-            if owned:
+                report.replaced += item.replaced
+                report.uploaded += not item.replaced
                 self._changed()
 
     def _failed(self, item: Upload, code: str, report: SyncReport) -> None:
@@ -307,6 +319,11 @@ class Mirror:
             )
         elif (entry := self.manifest.entry(item.blob.name)) is not None and entry.status != REPLACED:
             self.manifest.put(item.blob.name, None)  # tried again next cycle
+
+
+def _tag_ids(result) -> set[str]:
+    """The tag ids of the image an upload result names (a duplicate's are the existing image's)."""
+    return {tag.tag_id for tag in (result.image.tags or [])} if result.image else set()
 
 
 __all__ = ["Manifest", "Mirror", "Sources", "SyncReport"]
