@@ -303,6 +303,12 @@ _ENTRIES = (
         "{area}/{name} changed while it was being moved; nothing was removed: reload and try again.",
     ),
     Entry(
+        "LabelledMeanwhile",
+        "{name} was labelled meanwhile as {tag}; nothing was changed: reload the list, and undo that label "
+        "first to file the image under another tag.",
+    ),
+    Entry("AlreadyLabelled", "{name} is already in training as {tag} ({training}); no copy was added."),
+    Entry(
         "NotViewable",
         "{area}/{name} is not an image the console can show (unreadable or too large): open its result "
         "document instead.",
