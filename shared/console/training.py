@@ -7,35 +7,52 @@ The container is the source of truth: a move or a delete here reaches the model 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.blob import BlobPrefix, ContainerClient
 
 from shared.console.areas import Areas, BlobAt, check_name, check_tag, list_page, training_name
 from shared.console.http import BadRequest
 
 SAMPLES_PER_TAG = 24
 TAG_PAGE = 100
+# The overview's listings are bounded, whatever the container holds: one page of top-level folders, then
+# one page of names per folder (in parallel). A folder with more names than COUNT_LIMIT shows
+# "COUNT_LIMIT+" (``more``); its tag page lists them all, a page at a time.
+MAX_FOLDERS = 500
+COUNT_LIMIT = 1000
+LISTERS = 8
 
 
 def overview(areas: Areas) -> dict[str, Any]:
-    """Counts per tag folder and the first few image names of each (one listing of names)."""
-    folders: dict[str, dict[str, Any]] = {}
-    outside = 0
+    """Counts per tag folder (exact up to COUNT_LIMIT) and the first few image names of each."""
+    container = areas.containers["training"]
     try:
-        for blob in areas.containers["training"].list_blobs():
-            tag, _, rest = blob.name.partition("/")
-            if not tag or not rest:
-                outside += 1
-                continue
-            folder = folders.setdefault(tag, {"tag": tag, "count": 0, "samples": []})
-            folder["count"] += 1
-            if len(folder["samples"]) < SAMPLES_PER_TAG:
-                folder["samples"].append(blob.name)
+        top = container.walk_blobs(delimiter="/", results_per_page=MAX_FOLDERS).by_page()
+        first = list(next(top, []))
     except ResourceNotFoundError:  # no training container yet
-        pass
-    tags = sorted(folders.values(), key=lambda f: f["tag"].lower())
-    return {"tags": tags, "total": sum(f["count"] for f in tags), "outsideFolders": outside}
+        return {"tags": [], "total": 0, "outsideFolders": 0, "complete": True}
+    tags = [item.name.rstrip("/") for item in first if isinstance(item, BlobPrefix)]
+    outside = sum(1 for item in first if not isinstance(item, BlobPrefix))
+    with ThreadPoolExecutor(max(1, min(LISTERS, len(tags)))) as pool:
+        folders = list(pool.map(lambda tag: _folder(container, tag), tags))
+    folders.sort(key=lambda f: f["tag"].lower())
+    complete = top.continuation_token is None and not any(f["more"] for f in folders)
+    total = sum(f["count"] for f in folders)
+    return {"tags": folders, "total": total, "outsideFolders": outside, "complete": complete}
+
+
+def _folder(container: ContainerClient, tag: str) -> dict[str, Any]:
+    pages = container.list_blobs(name_starts_with=f"{tag}/", results_per_page=COUNT_LIMIT).by_page()
+    names = [blob.name for blob in next(pages, [])]
+    return {
+        "tag": tag,
+        "count": len(names),
+        "more": pages.continuation_token is not None,
+        "samples": names[:SAMPLES_PER_TAG],
+    }
 
 
 def tag_page(areas: Areas, params: Mapping[str, str]) -> dict[str, Any]:

@@ -254,20 +254,21 @@ class Mirror:
     # --- uploads --------------------------------------------------------------------------------------
 
     def _upload(self, batch: list[Upload], report: SyncReport) -> None:
+        images: list[tuple[Upload, bytes]] = []
+        for item in batch:  # checked before any tag is needed: a folder of non-images creates no tag
+            data = self.training.download_blob(item.blob.name).readall()
+            try:
+                images.append((item, imaging.normalise(data, imaging.TRAINING_MAX_BYTES).data))
+            except PermanentError as error:
+                self._failed(item, error.code, report)
         entries: list[ImageFileCreateEntry] = []
         sent: list[tuple[Upload, str]] = []
-        for item in batch:
+        for item, image in images:
             tag_id = self.tags.id_of(item.folder)
             if tag_id is None:
                 self._failed(item, self.tags.failure(item.folder), report)
                 continue
-            data = self.training.download_blob(item.blob.name).readall()
-            try:
-                image = imaging.normalise(data, imaging.TRAINING_MAX_BYTES)
-            except PermanentError as error:
-                self._failed(item, error.code, report)
-                continue
-            entries.append(ImageFileCreateEntry(name=item.blob.name, contents=image.data, tag_ids=[tag_id]))
+            entries.append(ImageFileCreateEntry(name=item.blob.name, contents=image, tag_ids=[tag_id]))
             sent.append((item, tag_id))
         if not entries:
             return
@@ -309,6 +310,16 @@ class Mirror:
                 report.replaced += item.replaced
                 report.uploaded += not item.replaced
                 self._changed()
+        self._discard_unused_tags(sent, results)
+
+    def _discard_unused_tags(self, sent: list[tuple[Upload, str]], results: list) -> None:
+        """Tags created for this batch whose images the service all refused go again."""
+        taken = {
+            tag for result in results if result.status == "OK" and result.image for tag in _tag_ids(result)
+        }
+        for item, tag_id in sent:
+            if tag_id in self.tags.fresh and tag_id not in taken:
+                self.tags.discard(item.folder, tag_id)
 
     def _failed(self, item: Upload, code: str, report: SyncReport) -> None:
         report.fail(item.blob.name, code)
