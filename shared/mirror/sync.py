@@ -40,6 +40,7 @@ from shared.mirror.plan import (
     md5_of,
 )
 from shared.mirror.report import SyncReport
+from shared.mirror.summary import write_summary
 from shared.mirror.tags import TagResolver
 from shared.runs.record import SyncCounts
 
@@ -99,6 +100,7 @@ class Mirror:
         self.cv = cv
         self.project_id = project_id
         self.training = sources.training
+        self.pipeline = sources.pipeline
         self.negative_folder = negative_folder
         self.manifest = Manifest(sources.pipeline)
         self.manifest.for_project(project_id)
@@ -156,6 +158,7 @@ class Mirror:
             if progress:
                 progress(merged())
         report.complete = True
+        write_summary(self.pipeline, listing)
         if self.manifest.rebuilding:  # every blob has been through the mirror once: rebuilt
             self.manifest.data.pop(REBUILDING_FIELD)
             self.manifest.save()
