@@ -8,7 +8,7 @@ CHECKOV_VENV := .venv-checkov
 PYTEST_ARGS ?= -n 2 --dist loadfile
 TIER ?=
 
-.PHONY: install test lint fmt bench up down logs demo clean
+.PHONY: install test lint fmt bench up down logs demo clean package
 
 install: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
 	@test -x /usr/bin/chromium || echo "note: /usr/bin/chromium is missing, so the console's browser tests will skip (as root: apt-get install -y chromium)"
@@ -55,6 +55,10 @@ logs:
 
 demo: install
 	$(PY) -m devstack demo
+
+# The zip azd deploys (the repository minus .funcignore); its path is the last line printed.
+package:
+	@$(PYTHON) scripts/package.py
 
 clean: down
 	rm -rf .local

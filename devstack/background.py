@@ -1,12 +1,16 @@
 """The `make up` stack: Azurite, localvision and devhost as background processes on the standard ports
-(``make up``/``down``/``logs``). Pids and logs live in ``.local/`` (or $LOCAL_STACK_DIR); ``down`` stops
-only the processes whose pids ``up`` recorded, and only while they still run the command it started."""
+(``make up``/``down``/``logs``); with CUSTOMVISION_AUTH=identity also the local managed identity endpoint
+(devstack.identity), and localvision takes its tokens instead of keys. Pids and logs live in ``.local/``
+(or $LOCAL_STACK_DIR); ``down`` stops only the processes whose pids ``up`` recorded, and only while they
+still run the command it started."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from devstack import azurite, devhost, localvision
+from devstack import azurite, devhost, identity, localvision
 from devstack.paths import LOCAL, PROJECT_ROOT, SETTINGS, shown
 from devstack.processes import answers_http, answers_tcp
 from devstack.settings import StackError, ensure, values_of
@@ -40,6 +44,26 @@ class Service:
         return LOCAL / f"{self.name}.log"
 
 
+def auth_mode(values: dict[str, str]) -> str:
+    """CUSTOMVISION_AUTH as devhost will read it: a variable already set wins over the file (Core Tools)."""
+    return (os.environ.get("CUSTOMVISION_AUTH") or values.get("CUSTOMVISION_AUTH") or "key").strip().lower()
+
+
+def identity_service(port: int = identity.STANDARD_PORT) -> Service:
+    command = [
+        sys.executable,
+        "-m",
+        "devstack.identity",
+        "--port",
+        str(port),
+        "--state",
+        str(LOCAL / "identity"),
+    ]
+    return Service(
+        "identity", command, (port,), "devstack.identity", lambda: answers_http(f"http://127.0.0.1:{port}/")
+    )
+
+
 def services(settings: dict[str, Any]) -> list[Service]:
     values = values_of(settings)
     endpoint = values.get("CUSTOMVISION_TRAINING_ENDPOINT") or f"http://127.0.0.1:{localvision.STANDARD_PORT}"
@@ -49,6 +73,16 @@ def services(settings: dict[str, Any]) -> list[Service]:
     keys = localvision.key_env(
         values.get("CUSTOMVISION_TRAINING_KEY", ""), values.get("CUSTOMVISION_PREDICTION_KEY", "")
     )
+    vision_args: list[str] = []
+    tokens: list[Service] = []
+    devhost_env: dict[str, str] = {}
+    if auth_mode(values) == "identity":
+        # Tokens only: localvision's keys are made up on the spot and told to no one (disableLocalAuth).
+        keys = localvision.key_env(secrets.token_urlsafe(24), secrets.token_urlsafe(24))
+        trust, secret = identity.prepare(LOCAL / "identity")
+        vision_args = ["--trust-token-issuer", str(trust)]
+        tokens = [identity_service()]
+        devhost_env = identity.environment(identity.STANDARD_PORT, secret)
     return [
         Service(
             "azurite",
@@ -58,9 +92,10 @@ def services(settings: dict[str, Any]) -> list[Service]:
             lambda: azurite.ready(store_ports),
             stop_signal=signal.SIGTERM,
         ),
+        *tokens,
         Service(
             "localvision",
-            localvision.command(LOCAL / "localvision", vision_port),
+            localvision.command(LOCAL / "localvision", vision_port, *vision_args),
             (vision_port,),
             "localvision",
             lambda: localvision.ready(vision_port),
@@ -73,6 +108,7 @@ def services(settings: dict[str, Any]) -> list[Service]:
             (devhost_port,),
             "devhost",
             lambda: answers_http(f"http://127.0.0.1:{devhost_port}/"),
+            env=devhost_env,
         ),
     ]
 
@@ -192,8 +228,11 @@ def _current_services() -> list[Service]:
 
 
 def down() -> None:
-    for service in reversed(_current_services()):
+    current = _current_services()
+    for service in reversed(current):
         stop(service)
+    if all(service.name != "identity" for service in current):
+        stop(identity_service(), quiet=True)  # started in identity mode, before a switch back to keys
 
 
 def logs(follow: bool, names: list[str]) -> None:
@@ -201,7 +240,7 @@ def logs(follow: bool, names: list[str]) -> None:
     unknown = set(names) - {s.name for s in stack}
     if unknown:
         raise StackError(
-            f"no service named {', '.join(sorted(unknown))}: choose from azurite, localvision, devhost"
+            f"no service named {', '.join(sorted(unknown))}: choose from {', '.join(s.name for s in stack)}"
         )
     chosen = [s for s in stack if not names or s.name in names]
     for service in chosen:
@@ -226,11 +265,18 @@ def logs(follow: bool, names: list[str]) -> None:
 
 
 def describe(settings: dict[str, Any]) -> list[str]:
-    _, vision, host = services(settings)
-    return [
+    ports = {service.name: service.ports[0] for service in services(settings)}
+    lines = [
         "local stack is up:",
         "  Azurite (storage)  blob http://127.0.0.1:10000/devstoreaccount1, queue :10001, table :10002",
-        f"  localvision        http://127.0.0.1:{vision.ports[0]} (Custom Vision training + prediction)",
-        f"  devhost            http://localhost:{host.ports[0]}/api/ (the Function app)",
+        f"  localvision        http://127.0.0.1:{ports['localvision']} (Custom Vision training + prediction)",
+        f"  devhost            http://localhost:{ports['devhost']}/api/ (the Function app)",
         f"logs: make logs (files in {shown(LOCAL)}/); stop: make down",
     ]
+    if "identity" in ports:
+        lines.insert(
+            3,
+            f"  identity           http://127.0.0.1:{ports['identity']}{identity.TOKEN_PATH} "
+            "(managed identity tokens: CUSTOMVISION_AUTH=identity)",
+        )
+    return lines

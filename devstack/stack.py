@@ -1,9 +1,15 @@
 """A private local stack for a test module or a benchmark run: Azurite, localvision and devhost on free
 ports with data in a folder of its own. Nothing here touches a running ``make up`` stack; every service is
-stopped by ``LocalStack.stop()``."""
+stopped by ``LocalStack.stop()``.
+
+A keyless stack (``keyless=True``) signs in as CUSTOMVISION_AUTH=identity does in Azure: devhost gets no
+Custom Vision key, its DefaultAzureCredential takes tokens from a local managed identity endpoint
+(devstack.identity, the stand-in for Entra ID), and localvision trusts that issuer and has keys nobody
+knows."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +18,7 @@ from devstack import azurite as azurite_service
 from devstack import devhost as devhost_service
 from devstack import localvision as localvision_service
 from devstack import settings, vision
+from devstack.identity import IdentityEndpoint, TokenIssuer
 from devstack.processes import Child
 
 
@@ -27,19 +34,33 @@ class LocalStack:
     overrides: dict[str, str] = field(default_factory=dict)
     host_json: Path | None = None
     in_process: bool = False  # localvision served from a thread of this process (see devstack.localvision)
+    identity: IdentityEndpoint | None = None  # a keyless stack's token service
+    vision_keys: tuple[str, str] = (vision.TRAINING_KEY, vision.PREDICTION_KEY)
 
     @classmethod
-    def start(cls, workdir: Path, *localvision_args: str, in_process: bool = False) -> LocalStack:
+    def start(
+        cls, workdir: Path, *localvision_args: str, in_process: bool = False, keyless: bool = False
+    ) -> LocalStack:
+        identity = IdentityEndpoint(TokenIssuer()) if keyless else None
+        keys = (secrets.token_urlsafe(24), secrets.token_urlsafe(24)) if keyless else cls.vision_keys
         store = azurite_service.start(workdir / "azurite", in_memory=True)
         try:
             vision_server = localvision_service.start(
-                cls.vision_data(workdir), vision.TRAINING_KEY, vision.PREDICTION_KEY, *localvision_args,
+                cls.vision_data(workdir), *keys, *localvision_args, *cls._trust_args(workdir, identity),
                 in_process=in_process,
             )  # fmt: skip
         except Exception:
             store.stop()
+            if identity is not None:
+                identity.stop()
             raise
-        return cls(workdir, store, vision_server, in_process=in_process)
+        return cls(workdir, store, vision_server, in_process=in_process, identity=identity, vision_keys=keys)
+
+    @staticmethod
+    def _trust_args(workdir: Path, identity: IdentityEndpoint | None) -> tuple[str, ...]:
+        if identity is None:
+            return ()
+        return ("--trust-token-issuer", str(identity.issuer.write_trust(workdir / "identity" / "trust.json")))
 
     @staticmethod
     def vision_data(workdir: Path) -> Path:
@@ -67,7 +88,12 @@ class LocalStack:
         """devhost on function_app.py with the stack's settings and ``overrides``; ``runner`` in place of
         ``-m devhost`` (e.g. a benchmark's timing probe)."""
         self.overrides, self.host_json = dict(overrides or {}), host_json
-        self.values = settings.for_stack(self.conn_str, self.endpoint, vision.keys(), self.overrides)
+        values = settings.for_stack(self.conn_str, self.endpoint, vision.keys(), self.overrides)
+        if self.identity is not None:  # no key at all: the app signs in with the endpoint's tokens
+            for name in ("CUSTOMVISION_TRAINING_KEY", "CUSTOMVISION_PREDICTION_KEY"):
+                del values[name]
+            values.update({"CUSTOMVISION_AUTH": "identity", **self.identity.environment(), **self.overrides})
+        self.values = values
         self.devhost = devhost_service.start(self.workdir / "devhost", self.values, host_json, runner)
 
     def restart_devhost(self) -> None:
@@ -81,11 +107,11 @@ class LocalStack:
         port = self.localvision.ports["http"]
         self.localvision.stop()
         self.localvision = localvision_service.start(
-            self.vision_data(self.workdir), vision.TRAINING_KEY, vision.PREDICTION_KEY, *localvision_args,
-            port=port, in_process=self.in_process,
+            self.vision_data(self.workdir), *self.vision_keys, *localvision_args,
+            *self._trust_args(self.workdir, self.identity), port=port, in_process=self.in_process,
         )  # fmt: skip
 
     def stop(self) -> None:
-        for service in (self.devhost, self.localvision, self.azurite):
+        for service in (self.devhost, self.localvision, self.azurite, self.identity):
             if service is not None:
                 service.stop(timeout=60)

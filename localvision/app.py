@@ -1,4 +1,4 @@
-"""The ASGI app: route by the table, check the key (or a link's signature), tier limits and faults, dispatch.
+"""The ASGI app: route, check the caller (key, token or link signature), tier limits and faults, dispatch.
 
 Every error is a catalogued ``ServiceError``; anything else is logged and answered 500 without details.
 """
@@ -6,7 +6,6 @@ Every error is a catalogued ``ServiceError``; anything else is logged and answer
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 from urllib.parse import parse_qsl
@@ -16,14 +15,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from localvision import exceptions as errors
+from localvision.auth import Gate, TrustedIssuer
 from localvision.exceptions import ErrorSpec, ServiceError
 from localvision.faults import Faults
 from localvision.files import FILES_ROOT
 from localvision.handlers import Handlers
 from localvision.limits import PredictionQuota, Tier
-from localvision.routes import Route, Target, match, routes_for, split_path
+from localvision.routes import Route, match, routes_for, split_path
 from localvision.signing import UrlSigner
-from localvision.wire.replies import ACCESS_DENIED, Reply, error_body
+from localvision.wire.replies import Reply, error_body
 from localvision.wire.requests import Call, Query
 
 log = logging.getLogger("localvision")
@@ -55,10 +55,11 @@ class LocalVisionApp:
         prediction_key: str,
         tier: Tier | None = None,
         faults: Faults | None = None,
+        token_issuer: TrustedIssuer | None = None,
     ) -> None:
         self.handlers = handlers
         self.signer = signer
-        self.keys = {"training": training_key, "prediction": prediction_key}
+        self.gate = Gate({"training": training_key, "prediction": prediction_key}, token_issuer)
         self.faults = faults or Faults()
         self.quotas: dict[bool, PredictionQuota] = {}
         if tier:
@@ -84,10 +85,14 @@ class LocalVisionApp:
         if routes is None:
             return error_response(errors.UNKNOWN_API.error(version=target.version, surface=target.surface))
         query_string = request.scope.get("query_string", b"").decode("latin-1")
-        if not self._authorised(request, target, query_string):
-            if target.surface == "files":
+        if target.surface == "files":
+            path = FILES_ROOT + "/" + "/".join(target.segments)
+            if not self.signer.verify(path, dict(parse_qsl(query_string))):
                 return error_response(errors.LINK_REFUSED.error())
-            return json_response(401, ACCESS_DENIED)  # the server sends reason phrase "Access Denied"
+        else:
+            refusal = self.gate.refusal(target.surface, request.headers)
+            if refusal is not None:
+                return json_response(401, refusal)  # the server sends reason phrase "Access Denied"
         route, params, path_exists = match(routes, request.method, target.segments)
         if route is None:
             if path_exists:
@@ -104,13 +109,6 @@ class LocalVisionApp:
         base_url = f"{request.url.scheme}://{request.url.netloc}{target.prefix}"
         call = Call(params, Query(query_string), request.headers.get("content-type", ""), body, base_url)
         return await run_in_threadpool(self._run, route, call)
-
-    def _authorised(self, request: Request, target: Target, query_string: str) -> bool:
-        if target.surface == "files":
-            path = FILES_ROOT + "/" + "/".join(target.segments)
-            return self.signer.verify(path, dict(parse_qsl(query_string)))
-        key = request.headers.get(f"{target.surface}-key", "")
-        return hmac.compare_digest(key.encode(), self.keys[target.surface].encode())
 
     async def _prediction_gate(self, route: Route, receive) -> Response | bool | None:
         """Faults, then the tier's rate limit; False lets the call through."""

@@ -7,12 +7,14 @@ import os
 import sys
 from pathlib import Path
 
+from localvision.auth import TrustedIssuer, TrustFileError
 from localvision.faults import FaultSpecError, parse_spec
 from localvision.limits import TIERS
 from localvision.server import ServerOptions, serve_forever
 
 TRAINING_KEY_ENV = "LOCALVISION_TRAINING_KEY"
 PREDICTION_KEY_ENV = "LOCALVISION_PREDICTION_KEY"
+TRUST_TOKEN_ISSUER_ENV = "LOCALVISION_TRUST_TOKEN_ISSUER"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--prediction-key",
         default=os.environ.get(PREDICTION_KEY_ENV),
         help=f"Prediction-Key value (or ${PREDICTION_KEY_ENV})",
+    )
+    parser.add_argument(
+        "--trust-token-issuer",
+        type=Path,
+        default=os.environ.get(TRUST_TOKEN_ISSUER_ENV) or None,
+        metavar="FILE",
+        help="also accept Authorization: Bearer tokens of the issuer this JSON file names (issuer, audience, "
+        f"keys: its JWKS); see docs/localvision.md (or ${TRUST_TOKEN_ISSUER_ENV})",
     )
     parser.add_argument("--tier", choices=sorted(TIERS), help="apply a pricing tier's limits (default: none)")
     parser.add_argument(
@@ -65,6 +75,7 @@ def options_from(args: argparse.Namespace) -> ServerOptions:
         fault_slow_seconds=args.fault_slow_seconds,
         allow_private_urls=args.allow_private_urls,
         log_level=args.log_level,
+        trust_token_issuer=args.trust_token_issuer,
     )
 
 
@@ -81,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     if args.fault_slow_seconds < 0:
         parser.error("--fault-slow-seconds must be 0 or more")
+    if args.trust_token_issuer:
+        try:
+            TrustedIssuer.load(args.trust_token_issuer)
+        except TrustFileError as error:
+            parser.error(str(error))
     options = options_from(args)
     endpoint = f"http://{args.host}:{args.port}"
     print(

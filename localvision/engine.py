@@ -55,7 +55,7 @@ class Engine:
         self._models: dict[str, TrainedModel] = {}
         # The features of the last training set, by its key: a retrain of unchanged images reuses them.
         self._last_features: tuple[str, np.ndarray] | None = None
-        self._evaluations: dict[str, tuple[np.ndarray, list[list[int]]]] = {}
+        self._evaluations: dict[str, tuple[np.ndarray, list[list[int]], bool]] = {}
         self._lock = threading.Lock()
 
     def featurizer(self) -> Featurizer:
@@ -105,11 +105,16 @@ class Engine:
         os.replace(tmp, out_dir / MODEL_FILE)
         label_lists = [list(map(int, row)) for row in labels]
         buffer = io.BytesIO()
-        np.savez(buffer, probabilities=outcome.oof_probabilities, labels=np.array(json.dumps(label_lists)))
+        np.savez(
+            buffer,
+            probabilities=outcome.oof_probabilities,
+            labels=np.array(json.dumps(label_lists)),
+            multilabel=np.array(multilabel),
+        )
         atomic_write(out_dir / EVALUATION_FILE, buffer.getvalue())
         with self._lock:
             self._models[iteration_id] = outcome.model
-            self._evaluations[iteration_id] = (outcome.oof_probabilities, label_lists)
+            self._evaluations[iteration_id] = (outcome.oof_probabilities, label_lists, multilabel)
 
     def model(self, iteration_id: str, model_dir: Path) -> TrainedModel:
         """The trained head of an iteration, loaded once and kept."""
@@ -137,10 +142,15 @@ class Engine:
         evaluation = self._evaluations.get(iteration_id)
         if evaluation is None:
             with np.load(model_dir / EVALUATION_FILE, allow_pickle=False) as data:
-                evaluation = (data["probabilities"], json.loads(str(data["labels"])))
+                labels = json.loads(str(data["labels"]))
+                # files written before the flag: a Multiclass image has exactly one tag
+                multilabel = bool(data["multilabel"]) if "multilabel" in data.files else None
+                if multilabel is None:
+                    multilabel = any(len(row) != 1 for row in labels)
+                evaluation = (data["probabilities"], labels, multilabel)
             with self._lock:
                 self._evaluations[iteration_id] = evaluation
-        return performance(evaluation[0], evaluation[1], threshold)
+        return performance(evaluation[0], evaluation[1], threshold, multilabel=evaluation[2])
 
     def forget(self, iteration_id: str) -> None:
         with self._lock:

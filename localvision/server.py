@@ -23,6 +23,7 @@ import uvicorn
 from uvicorn.protocols.http import h11_impl
 
 from localvision.app import LocalVisionApp
+from localvision.auth import TrustedIssuer
 from localvision.engine import Engine
 from localvision.exporter import BackgroundExporter
 from localvision.faults import Faults, parse_spec
@@ -46,6 +47,7 @@ class ServerOptions:
     allow_private_urls: bool = False
     link_ttl_seconds: int = DEFAULT_TTL_SECONDS  # how long image and export links stay valid
     log_level: str = "warning"
+    trust_token_issuer: Path | None = None  # accept bearer tokens of this issuer (localvision.auth)
 
 
 @dataclass
@@ -77,7 +79,8 @@ def build(data_dir: Path, training_key: str, prediction_key: str, options: Serve
     backend.attach_exporter(exporter)
     signer = UrlSigner(load_or_create_secret(data_dir), options.link_ttl_seconds)
     handlers = Handlers(backend, signer, options.allow_private_urls)
-    app = LocalVisionApp(handlers, signer, training_key, prediction_key, tier, faults)
+    issuer = TrustedIssuer.load(options.trust_token_issuer) if options.trust_token_issuer else None
+    app = LocalVisionApp(handlers, signer, training_key, prediction_key, tier, faults, issuer)
     # The service answers a bad key with reason phrase "Access Denied"; the SDK shows that phrase.
     h11_impl.STATUS_PHRASES[401] = b"Access Denied"
     return Server(app, backend, trainer, exporter, signer, faults)

@@ -142,6 +142,18 @@ _ENTRIES = (
         "same resource",
     ),
     Entry(
+        "IdentityRefused",
+        "Custom Vision refused the app's Entra ID token (HTTP {status}, CUSTOMVISION_AUTH=identity): give "
+        "the app's identity (AZURE_CLIENT_ID) a Custom Vision data-plane role on the {resource} resource and "
+        "allow some minutes for it to apply, or sign in with keys (CUSTOMVISION_AUTH=key)",
+    ),
+    Entry(
+        "NoToken",
+        "The app could not get an Entra ID token for Custom Vision (CUSTOMVISION_AUTH=identity): in Azure "
+        "check that the Function app has its managed identity and that AZURE_CLIENT_ID is that identity's "
+        "client id; locally sign in (az login); the app's log has azure-identity's explanation",
+    ),
+    Entry(
         "CustomVisionRefused",
         "Custom Vision refused the call with {serviceCode} (HTTP {status}): the function's log has the "
         "service's explanation; fix what the code names and try again",

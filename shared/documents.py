@@ -104,9 +104,30 @@ class ErrorInfo:
     retryable: bool
 
 
+# Why an image went to review: no tag reached REVIEW_THRESHOLD, though together the tags hold at least half
+# the probability (the model hesitates between tags), or they hold less (the image is like none of them).
+ReviewReason = Literal["low_confidence", "unknown"]
+UNKNOWN_BELOW = 0.5
+
+
+def review_reason(predictions: list[Prediction], review_threshold: float) -> ReviewReason | None:
+    """None when the top tag reaches ``review_threshold``; else why the image goes to review.
+
+    ``unknown`` when the probabilities of all tags sum to less than one half. A Multiclass model without
+    an open-set score (Custom Vision's) always sums to 1, so only a model that scales down the
+    probabilities of images unlike its training images (localvision's, and its ONNX export) says
+    ``unknown``, from the point where its known-ness falls below one half; a Multilabel model also says
+    it when no tag is likely.
+    """
+    if predictions and max(p.probability for p in predictions) >= review_threshold:
+        return None
+    return "unknown" if sum(p.probability for p in predictions) < UNKNOWN_BELOW else "low_confidence"
+
+
 @dataclass(frozen=True, kw_only=True)
 class ResultDocument:
-    """A classification: ``blob`` for stored results, ``source`` for the quick test."""
+    """A classification: ``blob`` for stored results, ``source`` for the quick test. ``reviewReason``:
+    why a stored result went to review (absent when it did not)."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
     status: Literal["ok"] = "ok"
@@ -117,6 +138,7 @@ class ResultDocument:
     tags: list[str]
     predictions: list[Prediction]
     classified_at: str
+    review_reason: ReviewReason | None = field(default=None, metadata=OMIT_IF_NONE)
     __schema_extra__ = _ONE_OF_SOURCE
 
     @property

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from azure.core.exceptions import ClientAuthenticationError
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from shared import catalogue
@@ -64,14 +65,18 @@ def _service_code(exc: HttpOperationError) -> str:
 
 
 def from_customvision(
-    exc: Exception, *, key_setting: str, project_id: str | None = None
+    exc: Exception, *, resource: str, identity: bool = False, project_id: str | None = None
 ) -> PipelineError | None:
     """The PipelineError for an exception raised by the Custom Vision SDK, or None if it is not one.
 
-    ``key_setting`` names the key the failing client used, so an authentication error says which to fix.
+    ``resource`` (training | prediction) is the failing client's, so an authentication error names what to
+    fix: the key setting, or with ``identity`` (CUSTOMVISION_AUTH=identity) the identity's role.
     """
     if isinstance(exc, PipelineError):
         return exc
+    if isinstance(exc, ClientAuthenticationError):  # azure-identity found no token (raised before sending)
+        log.warning("No Entra ID token for Custom Vision: %s", exc.message)
+        return PermanentError("NoToken")
     if isinstance(exc, ClientRequestError):  # connection refused/reset, timeout, msrest RetryError
         log.info("Custom Vision unreachable: %s: %s", type(exc).__name__, exc)
         return TransientError("ServiceUnavailable")
@@ -83,8 +88,11 @@ def from_customvision(
         return TransientError("Throttled", retry_after=_retry_after(exc))
     if status == 408 or status >= 500:
         return TransientError("ServiceError", retry_after=_retry_after(exc), status=status)
+    if status in (401, 403) and identity:
+        return PermanentError("IdentityRefused", status=status, resource=resource)
     if status in (401, 403):
-        return PermanentError("AuthenticationFailed", status=status, setting=key_setting)
+        setting = f"CUSTOMVISION_{resource.upper()}_KEY"
+        return PermanentError("AuthenticationFailed", status=status, setting=setting)
     if code == "NotFoundProject":
         return PermanentError(
             "ProjectNotFound",

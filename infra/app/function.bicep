@@ -1,4 +1,9 @@
 // The Flex Consumption (FC1) Linux function app running function_app.py on Python 3.11.
+// Python 3.11, not 3.12 (which Microsoft's Flex samples deploy now; both are supported on Flex): the tests, the
+// pinned lock (requirements-lock.txt) and the clean-environment package test (tests/infra/test_package.py) run
+// on 3.11, so 3.11 is what is proven. Moving to 3.12 is this one line once those run on 3.12.
+// Flex Consumption refuses the site properties and app settings it deprecated (siteConfig.ftpsState,
+// FUNCTIONS_WORKER_RUNTIME, ...): none is set here (tests/infra/azure_rules.py lists them).
 // Every setting the code reads (shared/settings/definitions.py) is set here by name; storage and App Insights connect
 // with the user-assigned identity, the Custom Vision keys come from Key Vault references.
 param name string
@@ -36,10 +41,24 @@ param trainingKeySecretUri string
 param predictionEndpoint string
 param predictionKeySecretUri string
 param predictionResourceId string
+@description('key: the Custom Vision keys come from Key Vault references; identity: Entra ID tokens of identityClientId.')
+@allowed([
+  'key'
+  'identity'
+])
+param customVisionAuth string = 'key'
+
+@allowed([
+  'service'
+  'onnx'
+])
+param classifierMode string = 'onnx'
+
+var keyMode = customVisionAuth == 'key'
 param projectId string = ''
 param projectName string = 'Classify Fruit'
 param classificationType string = 'Multiclass'
-param domain string = 'Food'
+param domain string = 'Food (compact)'
 param publishedName string = 'fruit-classifier'
 param retrainSchedule string = '0 0 3 * * *'
 @description('Client-side prediction calls per second per instance (PREDICTION_MAX_TPS); see main.bicep\'s rate budget.')
@@ -81,12 +100,12 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     // checkov:skip=CKV_AZURE_17:Event Grid webhook delivery cannot present client certificates; function keys authenticate callers.
     // checkov:skip=CKV_AZURE_212:Flex Consumption scales from zero by design; always-ready instances are a cost choice.
     // checkov:skip=CKV_AZURE_213:Flex Consumption has no platform health check; the platform manages instances.
+    // checkov:skip=CKV_AZURE_78:Flex Consumption has no FTP/FTPS endpoint and refuses siteConfig.ftpsState (BadRequest 51021); deployment is from a blob container with the app's identity.
     serverFarmId: plan.id
     httpsOnly: true
     keyVaultReferenceIdentity: identityId
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       appSettings: [
         // Functions host storage, identity-based.
@@ -165,14 +184,23 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           name: 'RETRAIN_QUEUE'
           value: retrainQueue
         }
-        // Custom Vision: endpoints, keys from Key Vault, the prediction resource publishing targets.
+        // Custom Vision: endpoints, keys from Key Vault (key mode) or the identity's tokens (identity mode),
+        // the prediction resource publishing targets.
+        {
+          name: 'CUSTOMVISION_AUTH'
+          value: customVisionAuth
+        }
+        {
+          name: 'AZURE_CLIENT_ID'
+          value: identityClientId
+        }
         {
           name: 'CUSTOMVISION_TRAINING_ENDPOINT'
           value: trainingEndpoint
         }
         {
           name: 'CUSTOMVISION_TRAINING_KEY'
-          value: '@Microsoft.KeyVault(SecretUri=${trainingKeySecretUri})'
+          value: keyMode ? '@Microsoft.KeyVault(SecretUri=${trainingKeySecretUri})' : ''
         }
         {
           name: 'CUSTOMVISION_PREDICTION_ENDPOINT'
@@ -180,7 +208,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         }
         {
           name: 'CUSTOMVISION_PREDICTION_KEY'
-          value: '@Microsoft.KeyVault(SecretUri=${predictionKeySecretUri})'
+          value: keyMode ? '@Microsoft.KeyVault(SecretUri=${predictionKeySecretUri})' : ''
         }
         {
           name: 'CUSTOMVISION_PREDICTION_RESOURCE_ID'
@@ -213,7 +241,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
         // Classification.
         {
           name: 'CLASSIFIER_MODE'
-          value: 'service'
+          value: classifierMode
         }
         {
           name: 'PREDICTION_THRESHOLD'

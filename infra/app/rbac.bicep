@@ -15,6 +15,16 @@ param userPrincipalId string = ''
   'Group'
 ])
 param userPrincipalType string = 'User'
+@description('identity: the app calls Custom Vision with Entra ID tokens of its identity and gets data-plane roles.')
+@allowed([
+  'key'
+  'identity'
+])
+param customVisionAuth string = 'key'
+@description('Whether the app may create its Custom Vision project (no project id given): Contributor, else Trainer.')
+param appCreatesProject bool = true
+@description('Whether the Custom Vision accounts exist (VISION_BACKEND=customvision).')
+param customVisionAccounts bool = true
 
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -23,8 +33,13 @@ var roles = {
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  // Custom Vision data-plane roles, from https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/ai-machine-learning
+  // (what each may do: https://learn.microsoft.com/azure/ai-services/custom-vision-service/role-based-access-control).
   customVisionContributor: 'c1ff6cc2-c111-46fe-8896-e0ef812ad9f3'
+  customVisionTrainer: '0a5ae4ab-0d65-4eeb-be61-29fc9b54394b'
+  customVisionDeployment: '5c4089e1-6d96-4d2f-b296-c1bc7137275f'
 }
+var keyless = customVisionAccounts && customVisionAuth == 'identity'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -79,8 +94,7 @@ resource appTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01
   }
 }
 
-// Key Vault references for the Custom Vision keys. The app calls Custom Vision with these keys (SDK 3.1.1),
-// so its identity has no Custom Vision role.
+// Key Vault references: the Custom Vision keys in key mode, localvision's keys with the self-hosted backend.
 resource appSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(vault.id, identityPrincipalId, roles.keyVaultSecretsUser)
   scope: vault
@@ -97,6 +111,40 @@ resource appMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01
   scope: appInsights
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Identity mode: the app's own calls to Custom Vision. Training account: find or create the project, upload
+// and tag images, train, publish, export, delete old iterations: Custom Vision Contributor when the app may
+// create the project, else Trainer (everything but creating or deleting projects). Prediction account:
+// classify and receive published iterations: Custom Vision Deployment (classify/*, iterations/publish/*).
+resource appTrainingContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (keyless && appCreatesProject) {
+  name: guid(training.id, identityPrincipalId, roles.customVisionContributor)
+  scope: training
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.customVisionContributor)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource appTrainingTrainer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (keyless && !appCreatesProject) {
+  name: guid(training.id, identityPrincipalId, roles.customVisionTrainer)
+  scope: training
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.customVisionTrainer)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource appPredictionDeployment 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (keyless) {
+  name: guid(prediction.id, identityPrincipalId, roles.customVisionDeployment)
+  scope: prediction
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.customVisionDeployment)
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
   }
@@ -135,7 +183,7 @@ resource userSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   }
 }
 
-resource userTrainingContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
+resource userTrainingContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (customVisionAccounts && !empty(userPrincipalId)) {
   name: guid(training.id, userPrincipalId, roles.customVisionContributor)
   scope: training
   properties: {
@@ -145,7 +193,7 @@ resource userTrainingContributor 'Microsoft.Authorization/roleAssignments@2022-0
   }
 }
 
-resource userPredictionContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
+resource userPredictionContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (customVisionAccounts && !empty(userPrincipalId)) {
   name: guid(prediction.id, userPrincipalId, roles.customVisionContributor)
   scope: prediction
   properties: {

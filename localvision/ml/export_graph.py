@@ -4,8 +4,11 @@ The feature graph (see ``graph``) takes uint8 NHWC RGB and scales it as ``(x - 1
 exported graph instead takes what Custom Vision's exports take: one float NCHW input ``data``
 ``[1, 3, 224, 224]``, RGB in 0..1 (declared in ``metadata_props`` as ``Rgb8`` / ``Normalized_0_1``),
 and does the scaling itself as ``data * 255/128 - 127/128``. The head standardises the 1280 features,
-applies the logistic weights and ends in a softmax (Multiclass) or a sigmoid per tag (Multilabel): the
-output ``model_output`` ``[1, N]`` holds probabilities in the head's tag order.
+applies the logistic weights, divides the logits by the fitted temperature and ends in a softmax
+(Multiclass) or a sigmoid per tag (Multilabel), multiplied by the open-set known-ness (the features
+scaled to length 1, their highest cosine similarity to the stored training views, through the fitted
+sigmoid; see ``openset``): the output ``model_output`` ``[1, N]`` holds the probabilities localvision
+returns, in the head's tag order.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from localvision.ml.graph import INPUT_SIZE
 from localvision.ml.head import TrainedModel
+from localvision.ml.openset import OpenSet
 
 INPUT_NAME = "data"
 OUTPUT_NAME = "model_output"
@@ -116,11 +120,38 @@ def _head(initializers: list[onnx.TensorProto], head: TrainedModel) -> list[onnx
             transB=1,
         ),
     ]
+    inverse = _const(initializers, "head.inverse_temperature", np.array(1.0 / head.temperature))
+    nodes.append(helper.make_node("Mul", ["head.logits", inverse], ["head.scaled"]))
+    calibrated = "head.calibrated" if head.openset is not None else "head.p"
     if head.multilabel:
-        nodes.append(helper.make_node("Sigmoid", ["head.logits"], ["head.p"]))
+        nodes.append(helper.make_node("Sigmoid", ["head.scaled"], [calibrated]))
     else:
-        nodes.append(helper.make_node("Softmax", ["head.logits"], ["head.p"], axis=1))
+        nodes.append(helper.make_node("Softmax", ["head.scaled"], [calibrated], axis=1))
+    if head.openset is not None:
+        nodes += _knownness(initializers, head.openset)
+        nodes.append(helper.make_node("Mul", [calibrated, "open.k"], ["head.p"]))
     return nodes
+
+
+def _knownness(initializers: list[onnx.TensorProto], openset: OpenSet) -> list[onnx.NodeProto]:
+    """features -> ``open.k`` ``[1, 1]``: sigmoid(gain x nearest cosine similarity + bias)."""
+    gain, bias = openset.gain_bias()
+    return [
+        # Reduce* take their axes as an attribute in opsets 7 to 17 alike
+        helper.make_node("ReduceSumSquare", [_FEATURES], ["open.sq"], axes=[1], keepdims=1),
+        helper.make_node("Add", ["open.sq", _const(initializers, "open.eps", np.array(1e-12))], ["open.sq+"]),
+        helper.make_node("Sqrt", ["open.sq+"], ["open.norm"]),
+        helper.make_node("Div", [_FEATURES, "open.norm"], ["open.unit"]),
+        helper.make_node(
+            "MatMul", ["open.unit", _const(initializers, "open.bank", openset.bank.T)], ["open.sim"]
+        ),
+        helper.make_node("ReduceMax", ["open.sim"], ["open.nearest"], axes=[1], keepdims=1),
+        helper.make_node(
+            "Mul", ["open.nearest", _const(initializers, "open.gain", np.array(gain))], ["open.g"]
+        ),
+        helper.make_node("Add", ["open.g", _const(initializers, "open.bias", np.array(bias))], ["open.z"]),
+        helper.make_node("Sigmoid", ["open.z"], ["open.k"]),
+    ]
 
 
 def _stored_as_float16(

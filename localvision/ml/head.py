@@ -1,7 +1,10 @@
 """The trained classifier head: standardised features -> logistic regression -> tag probabilities.
 
 Multiclass: one multinomial (softmax) model over the tags; Multilabel: one sigmoid model per tag
-(one-vs-rest), so probabilities need not sum to 1. Stored as plain arrays (``.npz``), never pickled.
+(one-vs-rest), so probabilities need not sum to 1. The logits are divided by a fitted temperature
+(``calibration``) and the probabilities multiplied by the image's known-ness (``openset``), so an image
+unlike every training image gets low probabilities for every tag. Stored as plain arrays (``.npz``),
+never pickled.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from localvision.ml.calibration import activate
 from localvision.ml.featurizer import Featurizer
+from localvision.ml.openset import OpenSet
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_READABLE_FORMATS = (1, 2)  # format 1: before calibration and the open-set score (T = 1, no scaling)
 
 
 class TrainedModel:
@@ -29,6 +35,8 @@ class TrainedModel:
         scale: np.ndarray,
         coef: np.ndarray,
         intercept: np.ndarray,
+        temperature: float = 1.0,
+        openset: OpenSet | None = None,
     ) -> None:
         if coef.shape != (num_tags, mean.shape[0]) or intercept.shape != (num_tags,):
             raise ValueError(f"coef {coef.shape} / intercept {intercept.shape} do not fit {num_tags} tags")
@@ -38,39 +46,57 @@ class TrainedModel:
         self.scale = scale.astype(np.float32)
         self.coef = coef.astype(np.float32)
         self.intercept = intercept.astype(np.float32)
+        self.temperature = float(temperature)
+        self.openset = openset
 
     def predict(self, image: Image.Image, featurizer: Featurizer) -> np.ndarray:
         """Probabilities ``(num_tags,)`` for one image."""
         return self.predict_features(featurizer.embed([image]))[0]
 
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        """Uncalibrated logits ``(n, num_tags)`` for feature rows ``(n, dimension)``."""
+        z = (np.asarray(features, dtype=np.float32) - self.mean) / self.scale
+        return z @ self.coef.T + self.intercept
+
+    def calibrated(self, logits: np.ndarray) -> np.ndarray:
+        """Probabilities from logits divided by the temperature, before the open-set scaling."""
+        inverse = np.float32(1.0 / self.temperature)
+        return activate(np.asarray(logits, dtype=np.float32) * inverse, self.multilabel).astype(np.float32)
+
     def predict_features(self, features: np.ndarray) -> np.ndarray:
         """Probabilities ``(n, num_tags)`` for feature rows ``(n, dimension)``."""
-        z = (np.asarray(features, dtype=np.float32) - self.mean) / self.scale
-        logits = (z @ self.coef.T + self.intercept).astype(np.float64)
-        if self.multilabel:
-            return (0.5 * (1.0 + np.tanh(0.5 * logits))).astype(np.float32)  # sigmoid, overflow-free
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+        probabilities = self.calibrated(self.logits(features))
+        if self.openset is None:
+            return probabilities
+        return probabilities * self.openset.knownness(features)[:, None]
 
     def save(self, path: Path) -> None:
-        meta = {"format": FORMAT_VERSION, "num_tags": self.num_tags, "multilabel": self.multilabel}
+        meta = {
+            "format": FORMAT_VERSION,
+            "num_tags": self.num_tags,
+            "multilabel": self.multilabel,
+            "temperature": self.temperature,
+        }
+        arrays = {"mean": self.mean, "scale": self.scale, "coef": self.coef, "intercept": self.intercept}
+        if self.openset is not None:
+            meta |= {"openset_centre": self.openset.centre, "openset_width": self.openset.width}
+            arrays["openset_bank"] = self.openset.bank
         with open(path, "wb") as out:
-            np.savez(
-                out,
-                meta=np.array(json.dumps(meta)),
-                mean=self.mean,
-                scale=self.scale,
-                coef=self.coef,
-                intercept=self.intercept,
-            )
+            np.savez(out, meta=np.array(json.dumps(meta)), **arrays)
 
     @classmethod
     def load(cls, path: Path) -> TrainedModel:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
-            if meta.get("format") != FORMAT_VERSION:
+            if meta.get("format") not in _READABLE_FORMATS:
                 raise ValueError(f"{path}: model format {meta.get('format')} is not {FORMAT_VERSION}")
+            openset = None
+            if "openset_bank" in data.files:
+                openset = OpenSet(
+                    bank=data["openset_bank"],
+                    centre=float(meta["openset_centre"]),
+                    width=float(meta["openset_width"]),
+                )
             return cls(
                 num_tags=int(meta["num_tags"]),
                 multilabel=bool(meta["multilabel"]),
@@ -78,4 +104,6 @@ class TrainedModel:
                 scale=data["scale"],
                 coef=data["coef"],
                 intercept=data["intercept"],
+                temperature=float(meta.get("temperature", 1.0)),
+                openset=openset,
             )

@@ -9,6 +9,8 @@ a tag when its probability is at or above the threshold (Multiclass and Multilab
   (sum over thresholds of (R_k - R_k-1) * P_k), per tag.
 - Overall precision and recall pool every (image, tag) decision; overall AP is the mean of the
   per-tag APs over tags that have images.
+- The expected calibration error (``calibration.expected_calibration_error``) does not depend on the
+  threshold either.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import average_precision_score
 
+from localvision.ml.calibration import expected_calibration_error
 from localvision.ml.labels import label_matrix
 
 
@@ -39,6 +42,7 @@ class Performance:
     recall: float
     recall_std: float
     average_precision: float
+    calibration_error: float
 
 
 def _ratio(hits: int, total: int) -> tuple[float, float]:
@@ -49,7 +53,11 @@ def _ratio(hits: int, total: int) -> tuple[float, float]:
 
 
 def performance(
-    oof_probabilities: np.ndarray, labels: Sequence[Sequence[int]], threshold: float
+    oof_probabilities: np.ndarray,
+    labels: Sequence[Sequence[int]],
+    threshold: float,
+    *,
+    multilabel: bool = False,
 ) -> Performance:
     """Metrics at ``threshold`` for probabilities ``(n_images, num_tags)`` against the true ``labels``."""
     scores = np.asarray(oof_probabilities, dtype=np.float64)
@@ -72,5 +80,11 @@ def performance(
     precision, precision_std = _ratio(tp_all, int(predicted.sum()))
     recall, recall_std = _ratio(tp_all, int(truth.sum()))
     return Performance(
-        per_tag, precision, precision_std, recall, recall_std, float(np.mean(aps)) if aps else 0.0
+        per_tag,
+        precision,
+        precision_std,
+        recall,
+        recall_std,
+        float(np.mean(aps)) if aps else 0.0,
+        expected_calibration_error(scores, truth, multilabel),
     )

@@ -2,7 +2,10 @@
 
 Each training image contributes its own features plus those of a few augmented views. The metrics
 come from k-fold cross-validation over images (an image's augmented views never sit on the other
-side of a fold from it), so they estimate how the model does on photos it has not seen.
+side of a fold from it), so they estimate how the model does on photos it has not seen. The same
+out-of-fold logits fit the temperature (``calibration``), and each image's distance to the other
+images fits the open-set score (``openset``); the out-of-fold probabilities have both applied, as a
+prediction would.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from PIL import Image
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold
 
+from localvision.ml import openset
 from localvision.ml.augment import augmented_views
+from localvision.ml.calibration import activate, fit_temperature
 from localvision.ml.featurizer import Featurizer
 from localvision.ml.head import TrainedModel
 from localvision.ml.images import to_rgb
@@ -39,6 +44,7 @@ class TrainingError(RuntimeError):
 class TrainOutcome:
     model: TrainedModel
     oof_probabilities: np.ndarray  # (n_images, num_tags), each row from a model that did not see the image
+    oof_logits: np.ndarray  # the same predictions' logits, before calibration and the open-set score
     features: np.ndarray  # (n_images, 1 + views, dim): reusable by a training on the same images
 
 
@@ -69,11 +75,15 @@ def train(
         )
     folds = _fold_ids(truth, multilabel, seed)
     if advanced:
-        c, oof = _choose_c(features, truth, folds, multilabel)
+        c, oof_logits = _choose_c(features, truth, folds, multilabel)
     else:
-        c, oof = REGULAR_C, _out_of_fold(features, truth, folds, multilabel, REGULAR_C)
-    model = _fit_head(features, truth, multilabel, c)
-    return TrainOutcome(model=model, oof_probabilities=oof, features=features)
+        c, oof_logits = REGULAR_C, _out_of_fold(features, truth, folds, multilabel, REGULAR_C)
+    head = _fit_head(features, truth, multilabel, c)
+    head.temperature = fit_temperature(oof_logits, truth, multilabel)
+    head.openset, held_out_similarity = openset.fit(features)
+    known = head.openset.knownness_of_similarity(held_out_similarity)
+    oof = head.calibrated(oof_logits) * known[:, None]
+    return TrainOutcome(model=head, oof_probabilities=oof, oof_logits=oof_logits, features=features)
 
 
 def _validate(
@@ -151,22 +161,23 @@ def _fold_ids(truth: np.ndarray, multilabel: bool, seed: int) -> np.ndarray:
 def _out_of_fold(
     features: np.ndarray, truth: np.ndarray, folds: np.ndarray, multilabel: bool, c: float
 ) -> np.ndarray:
+    """Out-of-fold logits ``(n_images, num_tags)``: each image's from a model fitted without it."""
     oof = np.zeros(truth.shape, dtype=np.float32)
     for fold in np.unique(folds):
         held_out = folds == fold
         model = _fit_head(features[~held_out], truth[~held_out], multilabel, c)
-        oof[held_out] = model.predict_features(features[held_out, 0])
+        oof[held_out] = model.logits(features[held_out, 0])
     return oof
 
 
 def _choose_c(
     features: np.ndarray, truth: np.ndarray, folds: np.ndarray, multilabel: bool
 ) -> tuple[float, np.ndarray]:
-    """The regularisation with the lowest out-of-fold log loss, and its out-of-fold probabilities."""
+    """The regularisation with the lowest out-of-fold log loss, and its out-of-fold logits."""
     best: tuple[float, float, np.ndarray] | None = None
     for c in ADVANCED_C_GRID:
         oof = _out_of_fold(features, truth, folds, multilabel, c)
-        loss = _log_loss(oof, truth, multilabel)
+        loss = _log_loss(activate(oof, multilabel), truth, multilabel)
         if best is None or loss < best[0]:
             best = (loss, c, oof)
     assert best is not None

@@ -187,6 +187,8 @@ def performance_json(iteration: IterationView, performance: Any) -> dict[str, An
         "recall": performance.recall,
         "recallStdDeviation": performance.recall_std,
         "averagePrecision": performance.average_precision,
+        # not in Custom Vision's reply: its SDKs keep unknown fields aside (additional_properties)
+        "expectedCalibrationError": performance.calibration_error,
     }
 
 

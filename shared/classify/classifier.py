@@ -104,10 +104,7 @@ class Classifier:
         except PermanentError as error:
             log.warning("%s (ETag %s): %s", blob.name, blob.etag, error.code)
             document = documents.error_document(error, blob=blob)
-        if (
-            isinstance(document, documents.ResultDocument)
-            and document.top_probability < self.settings.review_threshold
-        ):
+        if isinstance(document, documents.ResultDocument) and document.review_reason:
             self.review_copy(blob.name, data)
         return self._store(doc_name, document, None)
 
@@ -172,6 +169,10 @@ class Classifier:
             classified_at=documents.utc_now(),
             blob=blob,
             source=source,
+            # only a stored result goes to review; the quick test keeps nothing
+            review_reason=documents.review_reason(predictions, self.settings.review_threshold)
+            if blob
+            else None,
         )
 
     def _predict(

@@ -31,7 +31,8 @@ class Project:
         return {t["name"] for t in self.tags() if t["type"] == "Regular"} | {self.negative_folder}
 
     def iterations(self) -> list[dict[str, Any]]:
-        """Every trained iteration, oldest first, with precision / recall / AP at the threshold."""
+        """Every trained iteration, oldest first, with precision / recall / AP at the threshold and the
+        expected calibration error when the service reports one (localvision does)."""
         pid = self.cv.project_id(create=False)
         found = self.cv.training(lambda t: t.get_iterations(pid), "list iterations")
         rows = []
@@ -54,10 +55,17 @@ class Project:
                         "iteration performance",
                     )
                     row["metrics"] = encode(metrics_of(performance, self.threshold))
+                    row["metrics"]["expectedCalibrationError"] = _calibration_error(performance)
                 except PipelineError as error:  # deleted meanwhile: show it without metrics
                     row["error"] = error.message
             rows.append(row)
         return rows
+
+
+def _calibration_error(performance: Any) -> float | None:
+    """localvision's extra field (Custom Vision reports none); the SDK keeps unknown fields aside."""
+    value = (getattr(performance, "additional_properties", None) or {}).get("expectedCalibrationError")
+    return round(float(value), 6) if isinstance(value, int | float) else None
 
 
 def _iso(value: Any) -> str | None:

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 50
 READERS = 16
 STATUSES = ("ok", "error")
+REVIEW_REASONS = ("low_confidence", "unknown")
 
 
 def read_documents(container: ContainerClient, names: list[str]) -> dict[str, dict[str, Any] | None]:
@@ -58,6 +59,7 @@ def summary(image_name: str, document: dict[str, Any]) -> dict[str, Any]:
         "errorCode": error.get("code"),
         "errorMessage": error.get("message"),
         "classifiedAt": document.get("classifiedAt"),
+        "reviewReason": document.get("reviewReason"),
     }
 
 
@@ -67,6 +69,9 @@ class Filters:
         if self.status and self.status not in STATUSES:
             raise BadRequest("BadParameter", name="status", why=f"use one of {', '.join(STATUSES)}")
         self.tag = params.get("tag", "").strip().lower()
+        self.reason = params.get("reason", "")
+        if self.reason and self.reason not in REVIEW_REASONS:
+            raise BadRequest("BadParameter", name="reason", why=f"use one of {', '.join(REVIEW_REASONS)}")
         self.low = _probability(params, "min", 0.0)
         self.high = _probability(params, "max", 1.0)
 
@@ -74,6 +79,8 @@ class Filters:
         if self.status and item["status"] != self.status:
             return False
         if self.tag and (item["topTag"] or "").lower() != self.tag:
+            return False
+        if self.reason and item["reviewReason"] != self.reason:
             return False
         if self.low > 0.0 or self.high < 1.0:
             p = item["probability"]

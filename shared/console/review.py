@@ -41,6 +41,7 @@ def queue(areas: Areas, params: Mapping[str, str]) -> dict[str, Any]:
                 "name": name,
                 "doubt": round(doubt(document), 6),
                 "predictions": ((document or {}).get("predictions") or [])[:10],
+                "reviewReason": (document or {}).get("reviewReason"),
                 "classifiedAt": (document or {}).get("classifiedAt"),
             }
         )

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 from azure.cognitiveservices.vision.customvision.prediction import CustomVisionPredictionClient
 from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
-from msrest.authentication import ApiKeyCredentials
 
+from shared.customvision.credentials import sign_in
 from shared.customvision.retry import call_with_retry, limiter_for
 from shared.errors import PermanentError, PipelineError, TransientError, from_customvision
 from shared.settings.definitions import Settings
@@ -49,13 +49,12 @@ class CustomVision:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         timeout = settings.customvision_timeout_seconds
+        training_credentials, prediction_credentials = sign_in(settings)
         self.trainer = CustomVisionTrainingClient(
-            settings.customvision_training_endpoint,
-            ApiKeyCredentials(in_headers={"Training-key": settings.customvision_training_key}),
+            settings.customvision_training_endpoint, training_credentials
         )
         self.predictor = CustomVisionPredictionClient(
-            settings.customvision_prediction_endpoint,
-            ApiKeyCredentials(in_headers={"Prediction-key": settings.customvision_prediction_key}),
+            settings.customvision_prediction_endpoint, prediction_credentials
         )
         _configure(self.trainer, timeout, settings.customvision_training_endpoint)
         _configure(self.predictor, timeout, settings.customvision_prediction_endpoint)
@@ -64,14 +63,15 @@ class CustomVision:
         self._project_id: str | None = settings.customvision_project_id
         self._project_lock = threading.Lock()
 
-    def _error_mapper(self, key_setting: str) -> Callable[[Exception], PipelineError | None]:
+    def _error_mapper(self, resource: str) -> Callable[[Exception], PipelineError | None]:
         project_id = self.settings.customvision_project_id
-        return lambda exc: from_customvision(exc, key_setting=key_setting, project_id=project_id)
+        identity = self.settings.customvision_auth == "identity"
+        return lambda exc: from_customvision(exc, resource=resource, identity=identity, project_id=project_id)
 
     def training(self, fn: Callable[[CustomVisionTrainingClient], T], what: str) -> T:
         return call_with_retry(
             lambda: fn(self.trainer),
-            self._error_mapper("CUSTOMVISION_TRAINING_KEY"),
+            self._error_mapper("training"),
             budget_seconds=self.settings.transient_retry_seconds,
             what=what,
         )
@@ -100,7 +100,7 @@ class CustomVision:
 
         return call_with_retry(
             limited,
-            self._error_mapper("CUSTOMVISION_PREDICTION_KEY"),
+            self._error_mapper("prediction"),
             budget_seconds=self.settings.transient_retry_seconds,
             what=what,
         )

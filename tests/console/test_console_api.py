@@ -285,6 +285,44 @@ def test_the_review_queue_puts_the_least_sure_first_and_discard_can_be_undone(co
         review.delete_blob(name)
 
 
+def test_the_review_reason_shows_in_the_queue_and_filters_the_results(console_stack: Stack):
+    review = console_stack.container("REVIEW_CONTAINER")
+    results = console_stack.container("RESULTS_CONTAINER")
+    prefix = f"reason-{uuid.uuid4().hex[:6]}"
+    reasons = {"hesitant.jpg": "low_confidence", "wall.jpg": "unknown", "sure.jpg": None}
+    for file, reason in reasons.items():
+        name = f"{prefix}/{file}"
+        document = {"status": "ok", "predictions": [{"tagName": "apple", "probability": 0.5}]}
+        if reason:
+            document["reviewReason"] = reason
+            review.upload_blob(name, photo(console_stack))
+        results.upload_blob(f"{name}.json", json.dumps(document).encode())
+    status, queue, _ = api(console_stack, "GET", "review")
+    assert status == 200
+    shown = {i["name"]: i["reviewReason"] for i in queue["items"] if i["name"].startswith(prefix)}
+    assert shown == {f"{prefix}/hesitant.jpg": "low_confidence", f"{prefix}/wall.jpg": "unknown"}
+    for reason, expected in (("unknown", ["wall.jpg"]), ("low_confidence", ["hesitant.jpg"])):
+        found: list[str] = []
+        token = ""
+        while True:  # other tests' documents share the container: read every page
+            status, page, _ = api(
+                console_stack, "GET", f"results?{urlencode({'reason': reason, 'continuation': token})}"
+            )
+            assert status == 200
+            assert all(item["reviewReason"] == reason for item in page["items"])
+            found += [item["name"] for item in page["items"] if item["name"].startswith(prefix)]
+            token = page["continuation"]
+            if not token:
+                break
+        assert found == [f"{prefix}/{file}" for file in expected]
+    status, page, _ = api(console_stack, "GET", "results?reason=maybe")
+    assert status == 400 and "'reason'" in page["error"]["message"] and "unknown" in page["error"]["message"]
+    for file, reason in reasons.items():
+        results.delete_blob(f"{prefix}/{file}.json")
+        if reason:
+            review.delete_blob(f"{prefix}/{file}")
+
+
 @pytest.mark.parametrize("path", ["results", "review", "training/tag?tag=apple"])
 def test_a_made_up_continuation_token_is_never_a_server_error(console_stack: Stack, path):
     """Azurite takes any marker (200); Azure Storage refuses a malformed one, which is answered 400."""

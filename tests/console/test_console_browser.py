@@ -155,6 +155,9 @@ def test_labelling_with_keystrokes_then_retrain_and_the_runs_page(
                 "n => document.querySelector('#review-name')?.textContent !== n", arg=current
             )
             continue
+        # REVIEW_THRESHOLD=1 on this stack: fruit photos wait for low confidence, not as unknown
+        assert page.get_attribute("#review-reason", "data-reason") == "low_confidence"
+        assert page.inner_text("#review-reason").startswith("Low confidence")
         page.keyboard.press(keys[ours[current][0]])
         page.wait_for_function(
             "n => document.querySelector('#review-last').textContent.startsWith(n)", arg=current
@@ -196,6 +199,14 @@ def test_labelling_with_keystrokes_then_retrain_and_the_runs_page(
         shown = row.locator(f"td[data-metric='{metric}']")
         assert float(shown.get_attribute("data-value")) == run["metrics"][metric]
         assert shown.inner_text() == f"{run['metrics'][metric]:.3f}"
+    # localvision's expected calibration error, an extra field of the iteration's performance
+    reported = trainer(console_stack).get_iteration_performance(
+        run["projectId"], run["iteration"]["id"], threshold=run["metrics"]["threshold"]
+    )
+    ece = round(reported.additional_properties["expectedCalibrationError"], 6)
+    shown = row.locator("td[data-metric='expectedCalibrationError']")
+    assert 0.0 <= ece <= 1.0 and float(shown.get_attribute("data-value")) == ece
+    assert shown.inner_text() == f"{ece:.3f}"
     completed = [
         i for i in trainer(console_stack).get_iterations(run["projectId"]) if i.status == "Completed"
     ]
@@ -236,6 +247,9 @@ def test_results_filters_detail_and_add_to_training(console_stack: Stack, open_c
     page.select_option("select[name=tag]", "orange")
     load_until_shown(watched, [good])
     assert set(texts(watched, ".tile .toptag")) <= {f"orange {p / 10:.1f}%" for p in range(950, 1001)}
+    page.select_option("select[name=reason]", "low_confidence")  # REVIEW_THRESHOLD=1 on this stack
+    load_until_shown(watched, [good])
+    assert page.inner_text(f".tile[data-name='{good}'] .badge.review") == "low confidence"
     page.click(f".tile[data-name='{good}']")
     page.wait_for_selector("#result-detail img.preview[src^='blob:']")
     shot(watched, screenshots, "result-detail")

@@ -92,3 +92,36 @@ def property_accessor(node: Any) -> tuple[str, str] | None:
         operands = node["operator"]["operands"]
         return operands["operand_1"], operands["operand_2"]
     return None
+
+
+def dotted(node: Any) -> str:
+    """``a.b.c`` for a property accessor chain, ``a::b`` for a nested resource, ``f()`` for a call without
+    arguments; the node as text otherwise."""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, dict) and "operator" in node:
+        operator = node["operator"]
+        operands = operator.get("operands", {})
+        if operator["type"] == "property_accessor":
+            return f"{dotted(operands['operand_1'])}.{dotted(operands['operand_2'])}"
+        if operator["type"] == "nested_resource_accessor":
+            return f"{dotted(operands['operand_1'])}::{dotted(operands['operand_2'])}"
+    if isinstance(node, dict) and "function" in node and not node["function"]["parameters"]:
+        return f"{node['function']['type']}()"
+    return str(node)
+
+
+def branches(value: Any) -> list[Any]:
+    """The values a setting may take: both branches of ``condition ? a : b``, else the value itself."""
+    if isinstance(value, dict) and value.get("operator", {}).get("type") == "conditional":
+        operands = value["operator"]["operands"]
+        return [*branches(operands["true_value"]), *branches(operands["false_value"])]
+    return [value]
+
+
+def module_params(name: str) -> dict[str, Any]:
+    """The parameters main.bicep passes to one module (inside ``if (...)`` when the module is conditional)."""
+    config = parse(INFRA / "main.bicep")["modules"][name]["config"]
+    if set(config) == {"condition", "config"}:
+        config = config["config"]
+    return config.get("params", {})

@@ -1,12 +1,12 @@
 """Offline type check of Bicep resource bodies against Microsoft's generated Bicep type definitions.
 
 The definitions (Azure/bicep-types-az ``generated/``, one ``types.json`` per provider and API version) are
-copied into ``tests/data/specs/bicep-types-az`` (see the README there). A body is checked the way the Bicep compiler
-checks it for these kinds of mistakes: every property name exists at its path (exact case), no read-only
-property is set, a literal string where the type is a closed set of string literals is one of them, literal
-values have the right kind (string, integer, boolean, object, array). Expressions (function calls,
-interpolations, references to parameters and variables) are not evaluated; a parameter with ``@allowed``
-values is checked with each of them.
+copied into ``tests/data/specs/bicep-types-az`` (see the README there). A body is checked the way the
+Bicep compiler checks it for these kinds of mistakes: every property name exists at its path (exact
+case), no read-only property is set, a literal string where the type is a closed set of string literals
+is one of them, literal values have the right kind (string, integer, boolean, object, array). Expressions
+(function calls, interpolations, references to parameters and variables) are not evaluated; a parameter
+with ``@allowed`` values is checked with each of them.
 """
 
 from __future__ import annotations

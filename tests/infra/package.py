@@ -1,4 +1,4 @@
-"""The deployment package azd builds: the repository's files minus the .funcignore rules.
+"""The deployment package azd builds: the repository's files minus the .funcignore rules (scripts/package.py).
 
 The files are the tracked ones (``git ls-files``) plus what local runs leave in a working tree (caches,
 virtual environments, test databases), so the result is the same in a fresh clone and in a used tree.
@@ -8,13 +8,13 @@ depth, one with a leading ``/`` at the repository root only; a match on a direct
 
 from __future__ import annotations
 
-import fnmatch
 import subprocess
-from pathlib import PurePosixPath
 
 from devstack.paths import PROJECT_ROOT
+from tests.infra.scripts import load_script
 
 FUNCIGNORE = PROJECT_ROOT / ".funcignore"
+_PACKAGE = load_script("package")
 
 # Files that tests, tools and the local stack create and git ignores: each must stay out of the package.
 LOCAL_ARTIFACTS = (
@@ -42,24 +42,12 @@ LOCAL_ARTIFACTS = (
 
 
 def rules() -> list[str]:
-    lines = (line.strip() for line in FUNCIGNORE.read_text().splitlines())
-    return [line for line in lines if line and not line.startswith("#")]
-
-
-def _matches(path: PurePosixPath, rule: str) -> bool:
-    if rule.startswith("/"):
-        return fnmatch.fnmatchcase(path.parts[0], rule[1:])
-    return any(fnmatch.fnmatchcase(part, rule) for part in path.parts)
+    return _PACKAGE.rules(FUNCIGNORE)
 
 
 def excluded(path: str, patterns: list[str] | None = None) -> bool:
     """Whether .funcignore (or the given rules) keeps this repository-relative path out of the package."""
-    patterns = rules() if patterns is None else patterns
-    for rule in patterns:
-        assert not rule.startswith("!") and "/" not in rule.lstrip("/"), (
-            f".funcignore rule {rule!r}: keep to names and globs, optionally anchored with a leading /"
-        )
-    return any(_matches(PurePosixPath(path), rule) for rule in patterns)
+    return _PACKAGE.excluded(path, rules() if patterns is None else patterns)
 
 
 def tracked_files() -> list[str]:

@@ -9,12 +9,15 @@ from pathlib import Path
 import pytest
 
 from shared.console.areas import DISCARDED_PREFIX
-from shared.settings.definitions import SETTINGS
+from shared.settings.declared import SETTINGS
 from tests.infra.bicep import (
     INFRA,
     app_settings,
     bicep_files,
+    branches,
+    dotted,
     function_app,
+    module_params,
     only_resource,
     parse,
     property_accessor,
@@ -31,8 +34,13 @@ BUILT_IN_ROLES = {
     "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
     "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
     "c1ff6cc2-c111-46fe-8896-e0ef812ad9f3": "Cognitive Services Custom Vision Contributor",
+    # https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/ai-machine-learning
+    "0a5ae4ab-0d65-4eeb-be61-29fc9b54394b": "Cognitive Services Custom Vision Trainer",
+    "5c4089e1-6d96-4d2f-b296-c1bc7137275f": "Cognitive Services Custom Vision Deployment",
+    # https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers
+    "7f951dda-4ed3-4680-a7ca-43fe172d538d": "AcrPull",
 }
-# The app calls Custom Vision with keys (SDK 3.1.1), so its identity has no Custom Vision role.
+# The app's identity, in every mode; identity mode adds the Custom Vision roles (KEYLESS_APP_ROLES).
 APP_ROLES = {
     "Storage Blob Data Owner",
     "Storage Queue Data Contributor",
@@ -40,12 +48,17 @@ APP_ROLES = {
     "Key Vault Secrets User",
     "Monitoring Metrics Publisher",
 }
+KEYLESS_APP_ROLES = {
+    "Cognitive Services Custom Vision Contributor",
+    "Cognitive Services Custom Vision Trainer",
+    "Cognitive Services Custom Vision Deployment",
+}
 
 
 @pytest.mark.parametrize("path", bicep_files(), ids=lambda p: str(p.relative_to(INFRA)))
 def test_every_bicep_file_parses(path: Path) -> None:
     tree = parse(path)
-    assert tree.get("resources") or tree.get("modules"), f"{path} declares nothing"
+    assert tree.get("resources") or tree.get("modules") or tree.get("outputs"), f"{path} declares nothing"
 
 
 def test_main_modules_point_at_existing_files() -> None:
@@ -78,7 +91,7 @@ def test_containers_and_queue_match_the_settings_defaults() -> None:
         assert containers[key] == defaults[setting], f"{setting}: infra {containers[key]!r} != code default"
     assert main["variables"]["retrainQueueName"]["value"] == defaults["RETRAIN_QUEUE"]
 
-    storage_params = main["modules"]["storage"]["config"]["params"]
+    storage_params = module_params("storage")
     created = {property_accessor(c) or c for c in storage_params["containerNames"]}
     expected = {("pipelineContainers", key) for key in containers} | {"deploymentContainerName"}
     assert created == expected, f"containers created {created} != {expected}"
@@ -88,7 +101,7 @@ def test_containers_and_queue_match_the_settings_defaults() -> None:
 def test_discarded_review_images_expire_by_a_lifecycle_rule() -> None:
     """The console keeps discarded images for undo and never deletes them; storage does, days later."""
     main = parse(INFRA / "main.bicep")
-    params = main["modules"]["storage"]["config"]["params"]
+    params = module_params("storage")
     pipeline = main["variables"]["pipelineContainers"]["value"]["pipeline"]
     prefix = params["discardedPrefix"].replace("${pipelineContainers.pipeline}", pipeline)
     pipeline_default = next(s.default for s in SETTINGS if s.name == "PIPELINE_CONTAINER")
@@ -134,10 +147,18 @@ def test_identity_based_connections_and_key_vault_references() -> None:
         assert settings[f"{connection}__queueServiceUri"] == "queueEndpoint"
     # The host's diagnostic events go to a table (as in the azd Flex Consumption template).
     assert settings["AzureWebJobsStorage__tableServiceUri"] == "tableEndpoint"
+    # The keys: a Key Vault reference in key mode, nothing in identity mode (the app signs in with tokens).
+    path, _ = function_app()
+    assert parse(path)["variables"]["keyMode"]["value"] == {
+        "operator": {"type": "equals", "operands": {"operand_1": "customVisionAuth", "operand_2": "key"}}
+    }
     for key in ("CUSTOMVISION_TRAINING_KEY", "CUSTOMVISION_PREDICTION_KEY"):
-        assert settings[key].startswith("@Microsoft.KeyVault(SecretUri=${"), (
-            f"{key} is not a Key Vault reference"
-        )
+        assert settings[key]["operator"]["operands"]["condition"] == "keyMode", key
+        reference, keyless = branches(settings[key])
+        assert reference.startswith("@Microsoft.KeyVault(SecretUri=${"), f"{key} is not a Key Vault reference"
+        assert keyless == "", key
+    assert settings["CUSTOMVISION_AUTH"] == "customVisionAuth"
+    assert settings["AZURE_CLIENT_ID"] == "identityClientId", "the user-assigned identity's tokens"
     assert settings["CUSTOMVISION_PREDICTION_RESOURCE_ID"] == "predictionResourceId"
     assert "Authorization=AAD" in settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]
     assert "FUNCTIONS_WORKER_RUNTIME" not in settings, (
@@ -154,14 +175,26 @@ def test_custom_vision_training_and_prediction_accounts() -> None:
         assert config["sku"] == {"name": "skuName"}, kind
         assert config["properties"]["customSubDomainName"], f"{kind} has no custom subdomain"
         assert "identity" not in config, f"{kind}: the account calls nothing, an identity would go unused"
-    # Versionless Key Vault references end with '/', as in Microsoft's examples.
-    outputs = parse(INFRA / "app" / "customvision.bicep")["outputs"]
+        # Identity mode turns the keys off.
+        assert config["properties"]["disableLocalAuth"] == "keyless", kind
+    module = parse(INFRA / "app" / "customvision.bicep")
+    assert module["variables"]["keyless"]["value"] == {
+        "operator": {"type": "equals", "operands": {"operand_1": "authMode", "operand_2": "identity"}}
+    }
+    # Versionless Key Vault references end with '/', as in Microsoft's examples; none in identity mode.
     for name in ("trainingKeySecretUri", "predictionKeySecretUri"):
-        value = outputs[name]["value"]
-        assert re.fullmatch(r"\$\{\w+Key\.properties\.secretUri\}/", value), f"{name} = {value!r}"
-    # Both keys go to Key Vault straight from listKeys() of their account, never through an output.
+        value = module["outputs"][name]["value"]["operator"]
+        assert value["type"] == "conditional" and value["operands"]["condition"] == "keyless", name
+        assert value["operands"]["true_value"] == ""
+        uri = value["operands"]["false_value"]
+        assert re.fullmatch(r"\$\{\w+Key\.properties\.secretUri\}/", uri), f"{name} = {uri!r}"
+    # Both keys go to Key Vault straight from listKeys() of their account, never through an output, and only
+    # in key mode: identity mode stores no key.
     stored = set()
-    for _, _, secret in resources("Microsoft.KeyVault/vaults/secrets"):
+    for path, _, secret in resources("Microsoft.KeyVault/vaults/secrets"):
+        if path.name != "customvision.bicep":
+            continue
+        assert secret["condition"] == {"operator": {"type": "not", "operands": {"bool_value": "keyless"}}}
         account, key = property_accessor(secret["config"]["properties"]["value"])
         assert key == "key1"
         stored.add(account["operator"]["operands"]["operand_1"])
@@ -197,13 +230,53 @@ def _role_id(path: Path, assignment: dict) -> str:
 def test_role_assignments_use_real_built_in_role_ids() -> None:
     assignments = list(resources("Microsoft.Authorization/roleAssignments"))
     assert assignments
-    app_roles = set()
+    app_roles, keyless_roles = set(), {}
     for path, symbol, assignment in assignments:
         role_id = _role_id(path, assignment)
         assert role_id in BUILT_IN_ROLES, f"{path.name}:{symbol} uses unknown role id {role_id}"
         if assignment["config"]["properties"]["principalId"] == "identityPrincipalId":
-            app_roles.add(BUILT_IN_ROLES[role_id])
+            if "keyless" in str(assignment.get("condition")):
+                keyless_roles[symbol] = (BUILT_IN_ROLES[role_id], assignment["config"]["scope"])
+            else:
+                app_roles.add(BUILT_IN_ROLES[role_id])
     assert app_roles == APP_ROLES, f"function identity roles {sorted(app_roles)} != {sorted(APP_ROLES)}"
+    assert {role for role, _ in keyless_roles.values()} == KEYLESS_APP_ROLES
+
+
+def test_identity_mode_gives_the_app_the_custom_vision_roles_its_calls_need() -> None:
+    rbac = parse(INFRA / "app" / "rbac.bicep")["resources"]
+
+    def rule(symbol: str) -> tuple[str, str, str]:
+        resource = rbac[symbol]["config"]
+        condition = resource["condition"]
+        return (
+            BUILT_IN_ROLES[_role_id(INFRA / "app" / "rbac.bicep", {"config": resource["config"]})],
+            (resource["config"]["scope"]),
+            str(condition),
+        )
+
+    contributor, trainer, deployment = (
+        rule(s) for s in ("appTrainingContributor", "appTrainingTrainer", "appPredictionDeployment")
+    )
+    # The app creates its project when no id is given (Contributor), else Trainer: no create/delete rights.
+    assert contributor[:2] == ("Cognitive Services Custom Vision Contributor", "training")
+    assert "appCreatesProject" in contributor[2] and "keyless" in contributor[2]
+    assert trainer[:2] == ("Cognitive Services Custom Vision Trainer", "training")
+    assert "'not'" in trainer[2] and "appCreatesProject" in trainer[2]
+    # Classify and receive published iterations on the prediction account.
+    assert deployment[:2] == ("Cognitive Services Custom Vision Deployment", "prediction")
+    params = module_params("rbac")
+    # localvision takes keys: the self-hosted backend signs in with keys whatever CUSTOMVISION_AUTH says.
+    assert params["customVisionAuth"] == "appCustomVisionAuth"
+    assert parse(INFRA / "main.bicep")["variables"]["appCustomVisionAuth"]["value"] == {
+        "operator": {
+            "type": "conditional",
+            "operands": {"condition": "selfhosted", "true_value": "key", "false_value": "customVisionAuth"},
+        }
+    }
+    assert params["appCreatesProject"] == {
+        "function": {"type": "empty", "parameters": {"item_to_test": "customVisionProjectId"}}
+    }
 
 
 def test_user_roles_are_optional() -> None:
@@ -215,6 +288,9 @@ def test_user_roles_are_optional() -> None:
     assert user, "the deploying user gets data access when principalId is given"
     for symbol, assignment in user:
         condition = assignment.get("condition", {}).get("operator", {})
+        if condition.get("type") == "and":  # the Custom Vision roles: only where the accounts exist
+            assert condition["operands"]["operand_1"] == "customVisionAccounts", symbol
+            condition = condition["operands"]["operand_2"]["operator"]
         assert condition.get("type") == "not", f"{symbol} must be conditional on a non-empty principalId"
         assert condition["operands"]["bool_value"]["function"]["parameters"] == {
             "item_to_test": "userPrincipalId"
@@ -234,8 +310,8 @@ def test_event_grid_system_topic_on_the_storage_account() -> None:
 # What `bicep build` would check across files, done here because it cannot run offline.
 def test_modules_get_exactly_their_parameters() -> None:
     for name, module in parse(INFRA / "main.bicep")["modules"].items():
-        declared = parse(INFRA / module["detail"]["path"])["parameters"]
-        passed = set(module["config"]["params"])
+        declared = parse(INFRA / module["detail"]["path"]).get("parameters", {})
+        passed = set(module_params(name))
         assert passed <= set(declared), f"module {name}: unknown parameters {sorted(passed - set(declared))}"
         required = {p for p, spec in declared.items() if "default" not in spec}
         assert required <= passed, f"module {name}: missing parameters {sorted(required - passed)}"
@@ -252,3 +328,57 @@ def test_module_outputs_and_abbreviations_that_main_uses_exist() -> None:
     abbreviations = json.loads((INFRA / "abbreviations.json").read_text())
     for key in re.findall(r"\babbrs\.(\w+)", main_text):
         assert key in abbreviations, f"abbreviations.json has no {key}"
+
+
+def test_diagnostic_settings_cover_every_resource_that_logs() -> None:
+    """Storage (blob, queue), Key Vault, both Custom Vision accounts and the Event Grid system topic send
+    their logs to the workspace; without them delivery failures and secret access are invisible."""
+    tree = parse(INFRA / "core" / "diagnostics.bicep")
+    scopes = set()
+    for _, symbol, setting in resources("Microsoft.Insights/diagnosticSettings"):
+        props = setting["config"]["properties"]
+        assert props["workspaceId"] == "workspaceId", symbol
+        assert props["logs"] == "allLogs", f"{symbol} does not send every log category"
+        scopes.add(dotted(setting["config"]["scope"]))
+    expected = {"storage::blobService", "storage::queueService", "vault", "topic", "training", "prediction"}
+    assert expected <= scopes, f"no diagnostic setting on {sorted(expected - scopes)}"
+    kinds = {
+        symbol: tree["resources"][symbol]["type"] for symbol in ("vault", "topic", "training", "prediction")
+    }
+    assert kinds == {
+        "vault": "Microsoft.KeyVault/vaults",
+        "topic": "Microsoft.EventGrid/systemTopics",
+        "training": "Microsoft.CognitiveServices/accounts",
+        "prediction": "Microsoft.CognitiveServices/accounts",
+    }
+    assert tree["variables"]["allLogs"]["value"] == [{"categoryGroup": "allLogs", "enabled": True}]
+    params = module_params("diagnostics")
+    assert dotted(params["workspaceId"]) == "monitoring.outputs.workspaceId"
+    assert params["trainingAccountName"] == "trainingAccountName"
+    assert params["customVisionAccounts"] == {
+        "operator": {"type": "not", "operands": {"bool_value": "selfhosted"}}
+    }
+    assert dotted(params["containerAppsEnvironmentName"]) == "localvision.outputs.environmentName"
+    assert dotted(params["registryName"]) == "localvision.outputs.registryName"
+    assert dotted(params["systemTopicName"]) == "eventGrid.outputs.name"
+
+
+def test_the_deploying_principal_comes_from_deployer_unless_set() -> None:
+    main = parse(INFRA / "main.bicep")
+    assert main["parameters"]["principalId"]["default"] == ""
+    condition = main["variables"]["userPrincipalId"]["value"]["operator"]
+    assert condition["type"] == "conditional"
+    assert condition["operands"]["condition"]["function"]["parameters"] == {"item_to_test": "principalId"}
+    assert dotted(condition["operands"]["true_value"]) == "deployingPrincipal.outputs.objectId"
+    assert condition["operands"]["false_value"] == "principalId"
+    deployer = parse(INFRA / main["modules"]["deployingPrincipal"]["detail"]["path"])
+    assert dotted(deployer["outputs"]["objectId"]["value"]) == "deployer().objectId"
+    assert module_params("rbac")["userPrincipalId"] == "userPrincipalId"
+
+
+def test_both_custom_vision_accounts_default_to_s0() -> None:
+    main = parse(INFRA / "main.bicep")
+    assert main["parameters"]["customVisionSku"]["default"] == "S0"
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters["customVisionSku"]["value"] == "${CUSTOM_VISION_SKU=S0}"
+    assert module_params("customVision")["skuName"] == "customVisionSku"

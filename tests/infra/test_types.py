@@ -10,7 +10,6 @@ read-only property set) that it must reject.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -23,13 +22,12 @@ from pycep import BicepParser
 
 from devstack.paths import PROJECT_ROOT
 from tests.infra.bicep import INFRA
-from tests.infra.bicep_types import BICEP_TYPES, SPECS, Checker, body_type, check_body
+from tests.infra.bicep_types import SPECS, Checker, body_type, check_body
+from tests.infra.scripts import load_script
 
 AZD_SCHEMA = SPECS / "azd" / "azure.yaml.json"
-HOOK = PROJECT_ROOT / "scripts" / "postdeploy.sh"
 EVENT_SUBSCRIPTION = "Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15"
 BUILT_IN = {"Microsoft.Resources/resourceGroups"}  # part of Bicep itself, no types.json
-
 
 
 def _body(resource: dict[str, Any]) -> dict[str, Any]:
@@ -76,11 +74,8 @@ def infra_errors(infra: Path) -> list[str]:
 
 
 def hook_subscription_body() -> dict[str, Any]:
-    """The JSON body postdeploy.sh PUTs, with each shell variable replaced by a placeholder string."""
-    script = HOOK.read_text()
-    heredoc = re.search(r'cat >"\$body" <<JSON\n(.*?)\nJSON\n', script, re.S)
-    assert heredoc, "postdeploy.sh no longer writes the subscription body as a JSON heredoc"
-    return json.loads(re.sub(r"\$\{?\w+\}?", "x", heredoc.group(1)))
+    """The JSON body scripts/postdeploy.py PUTs, with placeholder strings for the deployment's values."""
+    return load_script("postdeploy").subscription_body("x", "x", "x", "x")
 
 
 def subscription_errors(body: dict[str, Any]) -> list[str]:
@@ -134,7 +129,7 @@ def test_every_resource_body_fits_its_type() -> None:
 
 def test_the_hooks_event_grid_subscription_fits_its_type() -> None:
     errors = subscription_errors(hook_subscription_body())
-    assert not errors, "postdeploy.sh's subscription body:\n" + "\n".join(errors)
+    assert not errors, "postdeploy.py's subscription body:\n" + "\n".join(errors)
 
 
 def test_azure_yaml_fits_azds_schema() -> None:
@@ -175,9 +170,9 @@ INFRA_MUTATIONS = [
     ),
     pytest.param(
         "app/function.bicep",
-        "ftpsState: 'Disabled'",
-        "ftpsState: false",
-        "siteConfig.ftpsState: expected a string, got False",
+        "http20Enabled: true",
+        "http20Enabled: 'yes'",
+        "siteConfig.http20Enabled: expected a boolean, got 'yes'",
         id="wrong-kind",
     ),
     pytest.param(

@@ -16,6 +16,7 @@ from msrest.exceptions import HttpOperationError
 from devstack.photos import TAGS as FRUITS
 from devstack.photos import TEST_TAGS as TEST_PHOTOS
 from tests.localvision.helpers import FOOD_DOMAIN, PREDICTION_RESOURCE_ID, serve_files, trainer, wait_trained
+from tests.localvision_model.out_of_class import OUT_OF_CLASS
 
 pytestmark = pytest.mark.slow
 PUBLISHED = "fruit-classifier"
@@ -78,6 +79,8 @@ def test_performance_is_reported_per_tag(fruit):
     assert [tag.name for tag in performance.per_tag_performance] == list(FRUITS)
     assert performance.precision >= 0.9 and performance.recall >= 0.9
     assert performance.average_precision >= 0.9
+    # localvision's extra field, which the SDK keeps aside: the out-of-fold expected calibration error
+    assert 0.0 <= performance.additional_properties["expectedCalibrationError"] <= 0.05
 
 
 def test_prediction_errors(fruit, prediction, fruit_dir):
@@ -131,3 +134,14 @@ def test_url_prediction_refuses_private_addresses_by_default(fruit, prediction, 
         with pytest.raises(HttpOperationError) as caught:
             prediction.classify_image_url(fruit.project_id, PUBLISHED, url)
         assert caught.value.error.code == "BadRequestImageUrl"
+
+
+def test_a_photo_of_no_fruit_gets_low_probabilities_through_the_sdk(fruit, prediction):
+    """The open-set score on the wire: the SDK parses the reply as ever; the three probabilities of a
+    plain blue wall are all low and sum to far less than 1 (a softmax alone would sum to 1)."""
+    wall = (OUT_OF_CLASS / "flat-blue-wall.jpg").read_bytes()
+    result = prediction.classify_image_with_no_store(fruit.project_id, PUBLISHED, wall)
+    assert sorted(p.tag_name for p in result.predictions) == sorted(FRUITS)
+    probabilities = [p.probability for p in result.predictions]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert max(probabilities) < 0.3 and sum(probabilities) < 0.5, probabilities

@@ -20,7 +20,7 @@ from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64E
 
 from devstack import localvision, photos, vision
 from devstack.vision import FOOD_DOMAIN, PREDICTION_KEY, RESOURCE_ID, TRAINING_KEY, trainer
-from shared.settings.definitions import SETTINGS, STORAGE_CONNECTION, STORAGE_IDENTITY_SUFFIXES
+from shared.settings.declared import SETTINGS, STORAGE_CONNECTION, STORAGE_IDENTITY_SUFFIXES
 from tests.pipeline.contract_checks import check_document, check_reply
 
 __all__ = ["FOOD_DOMAIN", "trainer"]

@@ -20,6 +20,7 @@ from PIL import Image
 
 from shared import catalogue
 from shared.errors import TransientError
+from tests.localvision_model.out_of_class import OUT_OF_CLASS
 from tests.pipeline.conftest import (
     base_settings,
     blob_input,
@@ -156,7 +157,30 @@ def test_low_confidence_images_are_copied_for_review(load_app, settings, azurite
     app.classify(blob_input(stores["images"], "a/apple.jpg"))
 
     assert stores["review"].download_blob("a/apple.jpg").readall() == data
-    assert result_of(stores, "a/apple.jpg")["status"] == "ok"
+    doc = result_of(stores, "a/apple.jpg")
+    assert doc["status"] == "ok" and doc["reviewReason"] == "low_confidence", doc
+
+
+def test_an_image_like_no_tag_goes_to_review_as_unknown(load_app, settings, azurite_conn_str, fruit_dir):
+    """localvision's open-set score: a plain blue wall scores low for every fruit (the default threshold),
+    a fruit photo stays out of review and its document has no reason."""
+    app = load_app(settings)
+    stores = containers(azurite_conn_str, settings)
+    wall = (OUT_OF_CLASS / "flat-blue-wall.jpg").read_bytes()
+    apple = (fruit_dir / "test-images" / "IMG_TEST_1.jpg").read_bytes()
+    stores["images"].upload_blob("wall.jpg", wall)
+    stores["images"].upload_blob("apple.jpg", apple)
+
+    app.classify(blob_input(stores["images"], "wall.jpg"))
+    app.classify(blob_input(stores["images"], "apple.jpg"))
+
+    doc = result_of(stores, "wall.jpg")
+    assert doc["reviewReason"] == "unknown" and doc["tags"] == [], doc
+    assert sum(p["probability"] for p in doc["predictions"]) < 0.3, doc
+    assert stores["review"].download_blob("wall.jpg").readall() == wall
+    fruit = result_of(stores, "apple.jpg")
+    assert fruit["tags"] == ["apple"] and "reviewReason" not in fruit, fruit
+    assert not stores["review"].get_blob_client("apple.jpg").exists()
 
 
 def test_webp_with_exif_rotation_is_normalised_and_classified(

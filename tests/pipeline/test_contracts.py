@@ -14,7 +14,8 @@ from shared.contracts import decode
 from shared.documents import MAX_BLOB_NAME, BlobInfo, document_name
 from shared.runs.record import RunRecord, Status, Step, SyncFailure, Trigger
 from shared.runs.store import new_record
-from shared.settings.definitions import SETTINGS, Settings, SettingsError, load_settings, setting_attributes
+from shared.settings.declared import SETTINGS
+from shared.settings.definitions import Settings, SettingsError, load_settings, setting_attributes
 from tests.pipeline.contract_checks import check_problem, check_run
 from tests.pipeline.test_units import VALID
 

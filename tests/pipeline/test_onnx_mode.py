@@ -36,6 +36,7 @@ from tests.export.conftest import (
     training_photos,
 )
 from tests.export.portal_zip import PORTAL_METADATA, legacy_model, portal_zip
+from tests.localvision_model.out_of_class import OUT_OF_CLASS
 from tests.pipeline.conftest import (
     base_settings,
     blob_input,
@@ -125,13 +126,28 @@ def test_all_54_photos_give_the_service_modes_top_tag_in_the_same_document(
         same_top += int(onnx.argmax() == service.argmax())
         largest_difference = max(largest_difference, float(np.abs(onnx - service).max()))
         reviewed = stores["review"].get_blob_client(name).exists()
-        assert reviewed == (doc["predictions"][0]["probability"] < 0.6)
+        assert reviewed == (doc["predictions"][0]["probability"] < 0.6) == ("reviewReason" in doc)
     print(f"\nonnx mode vs service mode: {same_top}/{len(all_photos)} same top tag, "
           f"largest probability difference {largest_difference:.2g}")  # fmt: skip
     assert same_top == len(all_photos) == 54
     assert largest_difference < 0.01
     for name, fruit in TEST_PHOTOS.items():
         assert read_document(stores["results"], f"test-images/{name}.json")["tags"] == [fruit]
+
+
+def test_out_of_class_photos_go_to_review_as_unknown(
+    load_app, settings, azurite_conn_str, fruit_zip: bytes
+) -> None:
+    """The export's open-set score: a blue wall, a cat, a desk of rectangles score low for every fruit."""
+    app = load_app(settings)
+    stores = containers(azurite_conn_str, settings)
+    place(stores["pipeline"], fruit_zip, ITERATION_ID)
+    for stem in ("flat-blue-wall", "photo-chelsea", "desk-rectangles"):
+        data = (OUT_OF_CLASS / f"{stem}.jpg").read_bytes()
+        doc = classify(app, stores, f"odd/{stem}.jpg", data)
+        assert doc["reviewReason"] == "unknown", doc
+        assert doc["tags"] == [] and doc["predictions"][0]["probability"] < 0.3, doc
+        assert stores["review"].download_blob(f"odd/{stem}.jpg").readall() == data
 
 
 def test_quick_test_uses_the_same_model(load_app, settings, azurite_conn_str, fruit_dir, fruit_zip) -> None:

@@ -15,10 +15,12 @@ from PIL import Image
 
 from shared import imaging
 from shared.customvision.retry import RateLimiter, backoff, call_with_retry, limiter_for
+from shared.documents import Prediction, review_reason
 from shared.errors import PermanentError, TransientError
 from shared.retrain.gate import decide
 from shared.runs.record import Metrics
-from shared.settings.definitions import SETTINGS, SettingsError, load_settings
+from shared.settings.declared import SETTINGS
+from shared.settings.definitions import SettingsError, load_settings
 from tests.pipeline.conftest import RESOURCE_ID
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -331,13 +333,13 @@ def test_gate_refuses_a_regression_beyond_the_tolerance():
     assert decision.compared_with.precision == 0.99
 
 
-def test_readme_holds_the_current_settings_table():
+def test_the_settings_page_holds_the_current_settings_table():
     from shared.settings.definitions import markdown_table
 
-    docs = (ROOT / "README.md").read_text()
+    docs = (ROOT / "docs" / "settings.md").read_text()
     start, end = "<!-- settings-table:start -->\n", "<!-- settings-table:end -->"
     assert docs[docs.index(start) + len(start) : docs.index(end)].strip() == markdown_table(), (
-        "README.md is out of date: paste the output of `python -m shared.settings.definitions`"
+        "docs/settings.md is out of date: paste the output of `python -m shared.settings.definitions`"
         " between the markers"
     )
 
@@ -371,3 +373,24 @@ def test_customvision_clients_leave_retries_to_us_and_time_out():
     for client in (cv.trainer, cv.predictor):
         assert client.config.retry_policy.retries == 0
         assert client.config.connection.timeout == (7.0, 7.0)
+
+
+# --- the review reason -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "reason"),
+    [
+        ((0.6, 0.4), None),  # the top tag reaches REVIEW_THRESHOLD: no review
+        ((0.55, 0.45), "low_confidence"),  # a Multiclass model hesitating between two tags
+        ((0.5, 0.3, 0.2), "low_confidence"),
+        ((0.2, 0.1, 0.05), "unknown"),  # the open-set score took the mass away: like none of the tags
+        ((0.3, 0.15), "unknown"),  # all tags together hold less than half
+        ((0.35, 0.24), "low_confidence"),  # at the edge of the training data: half or more is left
+        ((0.4, 0.4, 0.3), "low_confidence"),  # Multilabel: no tag sure, together they are
+        ((), "unknown"),
+    ],
+)
+def test_review_reason_tells_hesitation_from_an_unknown_image(probabilities, reason):
+    predictions = [Prediction(f"t{i}", None, p) for i, p in enumerate(probabilities)]
+    assert review_reason(predictions, 0.6) == reason

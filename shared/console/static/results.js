@@ -11,6 +11,12 @@ const BANDS = [
   ["0.95-1", "95% and over"],
 ];
 
+const REASONS = [
+  ["", "any review reason"],
+  ["low_confidence", "review: low confidence"],
+  ["unknown", "review: unknown"],
+];
+
 export function tagChoices(config) {
   const names = config.tags.filter((t) => t.type === "Regular").map((t) => t.name);
   return [...names, config.negativeFolder];
@@ -24,6 +30,7 @@ export async function render(main, { config, status }) {
   const tagSelect = el("select", { name: "tag" }, el("option", { value: "", text: "any top tag" }),
     config.tags.map((t) => el("option", { value: t.name, text: t.name })));
   const bandSelect = el("select", { name: "band" }, BANDS.map(([v, t]) => el("option", { value: v, text: t })));
+  const reasonSelect = el("select", { name: "reason" }, REASONS.map(([v, t]) => el("option", { value: v, text: t })));
   const grid = el("div", { class: "grid", id: "results-grid" });
   const more = el("button", { type: "button", id: "results-more", hidden: true, text: "Load more" });
   const info = el("p", { class: "muted", id: "results-info" });
@@ -41,7 +48,7 @@ export async function render(main, { config, status }) {
     info.textContent = "Loading…";
     const [min, max] = bandSelect.value ? bandSelect.value.split("-") : ["", ""];
     const page = await api("results", {
-      status: statusSelect.value, tag: tagSelect.value, min, max, continuation,
+      status: statusSelect.value, tag: tagSelect.value, min, max, reason: reasonSelect.value, continuation,
     });
     if (mine !== generation) return;  // the filters changed meanwhile: a newer load owns the grid
     read += page.read;
@@ -61,7 +68,9 @@ export async function render(main, { config, status }) {
       item.status === "ok" ? thumbnail("images", item.name) : el("span", { class: "thumb missing", text: "error" }),
       el("span", { class: "name", text: item.name }),
       el("span", { class: "toptag", text: label }),
-      el("span", { class: `badge ${item.status}`, text: item.status }));
+      el("span", { class: `badge ${item.status}`, text: item.status }),
+      item.reviewReason ? el("span", { class: "badge review", "data-reason": item.reviewReason,
+        text: item.reviewReason.replace("_", " ") }) : null);
   }
 
   async function open(name) {
@@ -93,11 +102,11 @@ export async function render(main, { config, status }) {
       el("pre", { class: "document", text: JSON.stringify(doc, null, 2) }));
   }
 
-  for (const select of [statusSelect, tagSelect, bandSelect]) {
+  for (const select of [statusSelect, tagSelect, bandSelect, reasonSelect]) {
     select.addEventListener("change", () => load(true).catch((e) => status(e.message, "error")));
   }
   more.addEventListener("click", () => load(false).catch((e) => status(e.message, "error")));
   append(main, el("h2", { text: "Results" }),
-    el("div", { class: "filters" }, statusSelect, tagSelect, bandSelect), info, grid, more, detail);
+    el("div", { class: "filters" }, statusSelect, tagSelect, bandSelect, reasonSelect), info, grid, more, detail);
   await load(true);
 }

@@ -4,6 +4,12 @@ import { api, post } from "./api.js";
 import { append, bars, clear, el, percent } from "./dom.js";
 import { thumbnail } from "./thumbs.js";
 
+// Why the pipeline sent the image here (the result document's reviewReason).
+const REASONS = {
+  low_confidence: "Low confidence: the model hesitates between tags.",
+  unknown: "Unknown: unlike every training image; a distractor can go to the Negative folder (n).",
+};
+
 export async function render(main, { config, status }) {
   const tags = config.tags.filter((t) => t.type === "Regular").map((t) => t.name);
   const negative = config.negativeFolder;
@@ -49,6 +55,8 @@ export async function render(main, { config, status }) {
     append(current,
       el("h3", { class: "name", id: "review-name", text: item.name }),
       el("p", { class: "muted", text: `${index + 1} of ${items.length}${continuation ? "+" : ""}; top: ${top ? `${top.tagName} ${percent(top.probability)}` : "no prediction"}` }),
+      el("p", { class: "reason", id: "review-reason", "data-reason": item.reviewReason || "",
+        text: REASONS[item.reviewReason] || "" }),
       thumbnail("review", item.name, "large"),
       bars(item.predictions),
       el("div", { class: "actions" },

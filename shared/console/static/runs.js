@@ -40,6 +40,14 @@ function metricCells(metrics) {
     "data-value": metrics && typeof metrics[key] === "number" ? metrics[key] : "", text: fixed(metrics && metrics[key]) }));
 }
 
+// Expected calibration error: how far stated probabilities are from how often they are right (lower is
+// better); only localvision reports it.
+function calibrationCell(metrics) {
+  const value = metrics && metrics.expectedCalibrationError;
+  return el("td", { class: "num", "data-metric": "expectedCalibrationError",
+    "data-value": typeof value === "number" ? value : "", text: fixed(value) });
+}
+
 function iterationsTable(iterations) {
   const rows = iterations.map((it) => {
     const perTag = el("ul", { class: "per-tag" }, ((it.metrics && it.metrics.perTag) || []).map((t) =>
@@ -49,10 +57,10 @@ function iterationsTable(iterations) {
       el("td", { text: it.name }), el("td", { text: it.status }),
       el("td", { text: it.trainedAt || it.created || "" }),
       el("td", { text: it.publishedName || "" }),
-      metricCells(it.metrics), el("td", {}, perTag));
+      metricCells(it.metrics), calibrationCell(it.metrics), el("td", {}, perTag));
   });
   return el("table", { class: "table", id: "iterations" },
-    el("thead", {}, el("tr", {}, ["Iteration", "Status", "Trained", "Published as", "Precision", "Recall", "AP", "Per tag"]
+    el("thead", {}, el("tr", {}, ["Iteration", "Status", "Trained", "Published as", "Precision", "Recall", "AP", "ECE", "Per tag"]
       .map((h) => el("th", { text: h })))),
     el("tbody", {}, rows));
 }
