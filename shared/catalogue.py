@@ -319,7 +319,11 @@ _ENTRIES = (
         "{name} was labelled meanwhile as {tag}; nothing was changed: reload the list, and undo that label "
         "first to file the image under another tag.",
     ),
-    Entry("AlreadyLabelled", "{name} is already in training as {tag} ({training}); no copy was added."),
+    Entry(
+        "AlreadyLabelled",
+        "{name} is already in training as {tag} ({training}), so no copy was added: nothing else to do "
+        "(undo that label first to file the image again).",
+    ),
     Entry(
         "NotViewable",
         "{area}/{name} is not an image the console can show (unreadable or too large): open its result "

@@ -88,7 +88,9 @@ def test_labelling_again_answers_what_happened_instead_of_copying(stack):
         answer = again()
         assert answer == {
             "already": {"area": "training", "name": "apple/filed.png"},
-            "message": "x/filed.png is already in training as apple (apple/filed.png); no copy was added.",
+            "message": catalogue.text(
+                "AlreadyLabelled", name="x/filed.png", tag="apple", training="apple/filed.png"
+            ),
         }
     with pytest.raises(Conflict) as other:
         review.label_result(areas, "x/filed.png", "orange", FOLDERS)
