@@ -10,7 +10,8 @@ import pytest
 
 from shared import catalogue
 from shared.mirror.manifest import MANIFEST, Manifest
-from tests.pipeline.test_mirror import Setup, tiny_jpeg
+from tests.pipeline.conftest import base_settings, containers, unique, upload_folder
+from tests.pipeline.test_mirror import Setup, cycle, tiny_jpeg
 
 pytestmark = pytest.mark.slow
 
@@ -99,3 +100,29 @@ def test_a_reader_that_only_checks_for_work_leaves_the_manifest_in_place(
     assert manifest.entries() == {} and manifest.rebuilt is None
     assert pipeline.download_blob(MANIFEST).readall() == b"5"
     assert [b.name for b in pipeline.list_blobs(name_starts_with="sync/")] == [MANIFEST]
+
+
+def test_a_retrain_after_the_manifest_was_corrupted_succeeds_and_names_it(
+    load_app, azurite_conn_str, localvision_endpoint, fruit_dir
+):
+    """Through the functions, as the attack did: a manifest with one entry ``5`` used to fail every later
+    cycle with StepFailed; now the cycle goes on, its record names the manifest, nothing is uploaded again."""
+    settings = base_settings(azurite_conn_str, localvision_endpoint, unique("mc"))
+    settings.update(GATE_MIN_PRECISION="0", GATE_MIN_RECALL="0", GATE_MIN_AP="0", GATE_TOLERANCE="1")
+    app = load_app(settings)
+    stores = containers(azurite_conn_str, settings)
+    upload_folder(stores["training"], fruit_dir / "training-images")
+    first = cycle(app, azurite_conn_str, settings)
+    assert first["status"] == "succeeded" and first["sync"]["uploaded"] == 45, first
+    pid = first["projectId"]
+    stores["pipeline"].upload_blob(
+        MANIFEST, json.dumps({"projectId": pid, "images": {"apple/x.jpg": 5}}).encode(), overwrite=True
+    )
+    second = cycle(app, azurite_conn_str, settings)
+    assert second["status"] == "skipped", second  # nothing changed in the project: no training
+    assert (second["sync"]["recovered"], second["sync"]["uploaded"], second["sync"]["failed"]) == (45, 0, 0)
+    [warning] = second["sync"]["warnings"]
+    assert warning["code"] == "ManifestRebuilt" and "sync/manifest.unreadable-" in warning["message"]
+    assert "an entry of its images is not shaped as the sync writes it" in warning["message"]
+    third = cycle(app, azurite_conn_str, settings)
+    assert (third["status"], third["sync"]["unchanged"], third["sync"]["warnings"]) == ("skipped", 45, [])
