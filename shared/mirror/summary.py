@@ -8,11 +8,11 @@ instead of listing it (the console reads it by name: shared.console.training.SYN
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.storage.blob import ContainerClient, ContentSettings
 
-from shared.documents import utc_now
 from shared.mirror.plan import Listed
 from shared.storage import ensure_container
 
@@ -33,7 +33,8 @@ def summarise(listing: list[Listed]) -> dict[str, Any]:
         entry["count"] += 1
         if len(entry["samples"]) < SAMPLES_PER_FOLDER:
             entry["samples"].append(blob.name)
-    return {"listedAt": utc_now(), "total": len(listing), "outsideFolders": outside, "folders": folders}
+    listed_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"listedAt": listed_at, "total": len(listing), "outsideFolders": outside, "folders": folders}
 
 
 def write_summary(pipeline: ContainerClient, listing: list[Listed]) -> None:
