@@ -102,6 +102,11 @@ _ENTRIES = (
         "writes it",
     ),
     Entry(
+        "ModelRefused",
+        "The new model was refused and the model in use before it, if any, stays (a refused "
+        "models/current.json in PIPELINE_CONTAINER is tried again only when it changes): {reason}",
+    ),
+    Entry(
         "ExportNotSupported",
         "Custom Vision cannot export this project's iterations to ONNX: its domain is not a compact one. The "
         "current model is kept. To classify in-process, create the project on a compact domain: set "
@@ -235,6 +240,13 @@ _ENTRIES = (
         retryable=True,
     ),
     Entry(
+        "ManifestRebuilt",
+        "The sync manifest (sync/manifest.json in PIPELINE_CONTAINER) could not be read ({why}); it was kept "
+        "as {kept} for inspection and rebuilt from the training container and the project. Images whose "
+        "content and tag match a training blob are the pipeline's again; an image the pipeline uploaded "
+        "earlier that matches no blob stays in the project: delete it in the portal if it is not wanted",
+    ),
+    Entry(
         "UploadRefused",
         "Custom Vision refused the training image with status {status}: fix the image (format, size, "
         "dimensions) and upload it again",
@@ -301,6 +313,16 @@ _ENTRIES = (
     Entry(
         "BlobChanged",
         "{area}/{name} changed while it was being moved; nothing was removed: reload and try again.",
+    ),
+    Entry(
+        "LabelledMeanwhile",
+        "{name} was labelled meanwhile as {tag}; nothing was changed: reload the list, and undo that label "
+        "first to file the image under another tag.",
+    ),
+    Entry(
+        "AlreadyLabelled",
+        "{name} is already in training as {tag} ({training}), so no copy was added: nothing else to do "
+        "(undo that label first to file the image again).",
     ),
     Entry(
         "NotViewable",
