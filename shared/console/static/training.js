@@ -139,8 +139,8 @@ export async function render(main, { config, status }) {
         if (done.moved) moved += 1;
       } catch (error) { status(`${name}: ${error.message}`, "error"); await refresh(); return; }
     }
-    status(`Moved ${moved} image${moved === 1 ? "" : "s"} to ${tag}.`, "ok");
     await refresh();
+    status(`Moved ${moved} image${moved === 1 ? "" : "s"} to ${tag}.`, "ok");
   }
 
   async function removeAll(names) {
@@ -150,8 +150,8 @@ export async function render(main, { config, status }) {
         status(`${name}: ${error.message}`, "error"); await refresh(); return;
       }
     }
-    status(`Deleted ${gone} image${gone === 1 ? "" : "s"} from the training set.`, "ok");
     await refresh();
+    status(`Deleted ${gone} image${gone === 1 ? "" : "s"} from the training set.`, "ok");
   }
 
   moveSelected.addEventListener("click", () => moveAll([...selected], moveTo.value).catch((e) => status(e.message, "error")));
@@ -211,15 +211,17 @@ export async function render(main, { config, status }) {
     const data = await api("training");
     folders = data.tags;
     clear(body);
-    summary.textContent = `${data.total} images in ${data.tags.length} tag folders` +
-      (data.outsideFolders ? `; ${data.outsideFolders} outside any folder (ignored by the sync)` : "") + ".";
+    const more = data.tags.some((f) => f.more);
+    summary.textContent = `${data.total}${more ? "+" : ""} images in ${data.tags.length} tag folders` +
+      (data.outsideFolders ? `; ${data.outsideFolders} outside any folder (ignored by the sync)` : "") +
+      (data.countsAsOf ? `; counts as of the last sync, ${data.countsAsOf}` : "") + ".";
     for (const folder of data.tags) {
       const list = el("ul", { class: "cards" }, folder.samples.map(card));
       const all = el("button", { type: "button", class: "quiet", text: "Show all",
         hidden: folder.count <= folder.samples.length });
       all.onclick = () => showAll(folder.tag, list, all, null).catch((e) => status(e.message, "error"));
       body.append(el("section", { class: "tag", "data-tag": folder.tag },
-        el("h3", {}, el("span", { text: folder.tag }), " ", el("span", { class: "count", text: `(${folder.count})` })),
+        el("h3", {}, el("span", { text: folder.tag }), " ", el("span", { class: "count", text: `(${folder.count}${folder.more ? "+" : ""})` })),
         list, all));
     }
     fillTagChoices();
