@@ -15,9 +15,11 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from shared.console.areas import Areas, BlobAt, check_name, check_tag, list_page, training_name
 from shared.console.catalogue import message_for
-from shared.console.http import BadRequest, Conflict, NotFound
+from shared.console.http import BadRequest, CatalogueRefusal, Conflict, NotFound
 from shared.console.labels import Decision, Labels, content_hash
 from shared.console.results import read_documents
+from shared.errors import PermanentError
+from shared.imaging import TRAINING_MAX_BYTES, normalise
 
 REVIEW_WINDOW = 200
 UNDO_AREAS = ("review", "training", "discarded")
@@ -73,7 +75,8 @@ def discard(areas: Areas, name: str) -> dict[str, Any]:
 
 def label_result(areas: Areas, image_name: str, tag: str, folders: set[str]) -> dict[str, Any]:
     """A result's image into training/{tag}/: moved from review/ when it waits there, else copied from
-    images/; one decision per image, as for ``assign``."""
+    images/; one decision per image, as for ``assign``. An image the pipeline refused (not an image, too
+    small...) is refused here too, with the same catalogue error: it could never be trained on."""
     folder = check_tag(tag, folders)
     check_name(image_name)
     for area in ("review", "images"):
@@ -82,6 +85,10 @@ def label_result(areas: Areas, image_name: str, tag: str, folders: set[str]) -> 
             data, etag = areas.read(source)
         except NotFound:
             continue
+        try:
+            normalise(data, TRAINING_MAX_BYTES)
+        except PermanentError as error:
+            raise CatalogueRefusal(error) from None
         return _label(areas, source, data, etag, folder)
     raise NotFound("BlobNotFound", area="images", name=image_name)
 

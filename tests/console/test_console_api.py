@@ -352,6 +352,17 @@ def test_a_blob_that_is_not_an_image_has_no_preview(console_stack: Stack):
     console_stack.container("REVIEW_CONTAINER").delete_blob(name)
 
 
+def test_a_result_that_is_not_an_image_cannot_be_added_to_training(console_stack: Stack):
+    name = f"not-an-image-{uuid.uuid4().hex[:6]}.jpg"
+    console_stack.container("IMAGES_CONTAINER").upload_blob(name, b"%PDF-1.7 not a photo")
+    training = console_stack.container("TRAINING_CONTAINER")
+    status, answer, _ = api(console_stack, "POST", "result/label", {"name": name, "tag": "apple"})
+    assert status == 422 and answer["error"]["code"] == "NotAnImage", answer
+    assert "not an image" in answer["error"]["message"].lower()
+    assert [b.name for b in training.list_blobs(name_starts_with="apple/not-an-image")] == []
+    console_stack.container("IMAGES_CONTAINER").delete_blob(name)
+
+
 def test_beyond_the_limit_the_gallery_follows_the_names_and_says_so(
     console_stack: Stack, monkeypatch: pytest.MonkeyPatch
 ):
