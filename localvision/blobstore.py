@@ -151,7 +151,7 @@ class BlobStore:
 
     def iteration_dir(self, project_id: str, iteration_id: str) -> Path:
         folder = self.root / "projects" / project_id / "iterations" / iteration_id
-        if iteration_id not in self._fetched:
+        if iteration_id not in self._fetched or not folder.is_dir():  # the cache may go at any time
             prefix = _iteration_prefix(project_id, iteration_id)
             for blob in self.container.list_blobs(name_starts_with=prefix):
                 name = blob.name[len(prefix) :]

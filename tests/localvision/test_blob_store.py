@@ -3,6 +3,7 @@ with an empty data folder (a lost cache) that finds every project, iteration and
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,7 +27,9 @@ from tests.localvision.helpers import (
     image_bytes,
     predictor,
     tiny_compact,
+    trained_tiny_project,
     trainer,
+    upload,
     wait_exported,
     wait_trained,
 )
@@ -183,3 +186,24 @@ def test_an_account_url_takes_a_token_credential_not_a_key():
     assert client.url == "https://account.blob.core.windows.net/state"
     assert isinstance(client.credential, DefaultAzureCredential)
     assert client.account_name == "account"
+
+
+def test_the_data_folder_can_go_while_the_server_runs(azurite_conn_str, container, tmp_path):
+    server = serve_in_thread(
+        tmp_path / "cache", TRAINING_KEY, PREDICTION_KEY, options=blob_options(azurite_conn_str, container)
+    )
+    try:
+        client = trainer(server.endpoint)
+        project, tags, _ = trained_tiny_project(client, publish_name="first")
+        shutil.rmtree(server.data_dir)  # the cache is lost: images, model files, thumbnails
+        image = client.get_tagged_images(project.id, take=1)[0]
+        for link in (image.original_image_uri, image.thumbnail_uri):
+            assert requests.get(link, timeout=30).content[:2] == b"\xff\xd8"
+        upload(client, project.id, tags["blue"], [image_bytes(BLUE, seed=9001)])
+        again = wait_trained(client, project.id, client.train_project(project.id).id)
+        assert again.status == "Completed", again.training_error_details  # the images came from the blobs
+        client.publish_iteration(project.id, again.id, "second", PREDICTION_RESOURCE_ID)
+        result = predictor(server.endpoint).classify_image(project.id, "second", image_bytes(BLUE, seed=77))
+        assert result.predictions[0].tag_name == "blue"
+    finally:
+        server.stop()
