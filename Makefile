@@ -8,7 +8,7 @@ CHECKOV_VENV := .venv-checkov
 PYTEST_ARGS ?= -n 2 --dist loadfile
 TIER ?=
 
-.PHONY: install test lint fmt bench up down logs demo clean package
+.PHONY: install test lint fmt bench up down logs demo clean package image migrate-demo
 
 install: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
 	@test -x /usr/bin/chromium || echo "note: /usr/bin/chromium is missing, so the console's browser tests will skip (as root: apt-get install -y chromium)"
@@ -62,3 +62,11 @@ package:
 
 clean: down
 	rm -rf .local
+
+# localvision's container image (podman; a Debian base built with mmdebstrap and kept under .local/images).
+image: install
+	$(PY) -m devstack.container build
+
+# The move from Custom Vision to a self-hosted localvision, end to end on a private stack (docs/migration.md).
+migrate-demo: install
+	$(PY) -m devstack.migration

@@ -182,7 +182,7 @@ class BlobListener:
                 with self._lock:
                     watch.active.discard(key)
                     watch.pending.pop(key, None)
-                raise  # the webhook answers 500 and Event Grid delivers the event again
+                raise  # the inbox keeps the batch and delivers it again later (devhost.inbox)
         self.executor.submit(self._attempt, watch, key, match.groupdict())
         return f"{container}/{name} version {key[2]} queued"
 

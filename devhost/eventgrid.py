@@ -4,8 +4,12 @@ As the host serves it for ``source=EventGrid`` blob triggers: the ``aeg-event-ty
 body is. ``SubscriptionValidation`` is Event Grid's handshake, answered 200 ``{"validationResponse": code}``;
 ``Notification`` carries events (an Event Grid schema array, or one CloudEvents object) whose
 ``Microsoft.Storage.BlobCreated`` ones run the function for the blob at ``data.url`` (other event types are
-ignored), answered 202; ``Unsubscribe`` is answered 202. The caller needs the blobs extension's system key
-(``DEVHOST_BLOBS_EXTENSION_KEY``) or the master key, as ``code=`` or ``x-functions-key``.
+ignored), answered 202; ``Unsubscribe`` is answered 202. A batch's events are de-duplicated by blob before
+any storage call (every event of one blob runs its current version, once), and the batch is answered as
+soon as its blobs are kept in the inbox (devhost.inbox: one storage write), well within Event Grid's 30 s
+delivery timeout even for 5,000 events; the inbox's worker delivers them after. The caller needs the
+blobs extension's system key (``DEVHOST_BLOBS_EXTENSION_KEY``) or the master key, as ``code=`` or
+``x-functions-key``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from urllib.parse import unquote, urlsplit
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from devhost.blob_listener import BlobListener, BlobWatch
+from devhost.inbox import Inbox
 
 log = logging.getLogger("devhost.eventgrid")
 
@@ -97,6 +102,8 @@ class BlobWebhook:
     def __init__(self, blobs: BlobListener, executor: Executor) -> None:
         self.blobs = blobs
         self.executor = executor
+        self.inbox = Inbox(blobs, blobs.store.container, blobs.store.host_id)
+        self.inbox.start([watch for watch in blobs.watches if watch.source == "EventGrid"])
 
     def watch(self, query_value: str | None) -> BlobWatch | Response:
         name = function_name(query_value)
@@ -127,20 +134,37 @@ class BlobWebhook:
             locations = [blob_location(url, account_path) for url in urls]
         except BadEvent as error:
             return PlainTextResponse(f"Bad Event Grid request: {error}.", status_code=400)
-        loop = asyncio.get_running_loop()
-        outcomes = []
-        for container, name in locations:
+        outcomes, names = self._sort(watch, locations)
+        if names:
+            loop = asyncio.get_running_loop()
             try:
-                outcome = await loop.run_in_executor(
-                    self.executor, self.blobs.deliver, watch, container, name
-                )
-            except Exception:  # storage unreachable: 503 makes Event Grid deliver the event again later
-                log.exception("Reading %s/%s for a BlobCreated event failed", container, name)
+                await loop.run_in_executor(self.executor, self.inbox.put, watch, watch.container, names)
+            except Exception:  # storage unreachable: 503 makes Event Grid deliver the batch again later
+                log.exception("Keeping an Event Grid batch of %d blobs failed", len(names))
                 return PlainTextResponse(
                     "The blob storage could not be reached; send the event again.",
                     status_code=503,
                     headers={"Retry-After": "5"},
                 )
-            log.info("BlobCreated event for function '%s': %s", watch.spec.name, outcome)
-            outcomes.append(outcome)
+        log.info(
+            "Event Grid batch for function '%s': %d events, %d blobs queued",
+            watch.spec.name, len(locations), len(names),
+        )  # fmt: skip
         return JSONResponse({"events": outcomes}, status_code=202)
+
+    @staticmethod
+    def _sort(watch: BlobWatch, locations: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+        """What happens to each event (in words), and the distinct blobs to run, without a storage call."""
+        outcomes: list[str] = []
+        first: dict[str, int] = {}
+        for index, (container, name) in enumerate(locations):
+            if container != watch.container or watch.pattern.match(name) is None:
+                outcomes.append(
+                    f"{container}/{name} is not under the trigger path {watch.container}/{watch.prefix}..."
+                )
+            elif name in first:
+                outcomes.append(f"{container}/{name}: the same blob as event {first[name]}")
+            else:
+                first[name] = index
+                outcomes.append(f"{container}/{name} queued")
+        return outcomes, list(first)

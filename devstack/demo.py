@@ -78,11 +78,12 @@ class Demo:
                     present += 1
         return uploaded, present
 
-    def retrain(self) -> dict[str, Any]:
-        """POST /api/retrain, then follow the run until it ends; returns the final run record."""
-        response = self.http.post(f"{self.api}/retrain", timeout=60)
+    def retrain(self, route: str = "retrain") -> dict[str, Any]:
+        """POST /api/retrain (or another run's ``route``: training/import), then follow the run until it
+        ends; returns the final run record."""
+        response = self.http.post(f"{self.api}/{route}", timeout=60)
         if response.status_code not in (200, 202):
-            raise DemoError(f"POST /api/retrain answered {response.status_code}: {response.text[:500]}")
+            raise DemoError(f"POST /api/{route} answered {response.status_code}: {response.text[:500]}")
         started = response.json()
         run_id = started["runId"]
         verb = "started" if started.get("started", response.status_code == 202) else "joined the running"

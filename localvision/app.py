@@ -10,6 +10,7 @@ import json
 import logging
 from urllib.parse import parse_qsl
 
+from azure.core.exceptions import AzureError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,6 +31,7 @@ log = logging.getLogger("localvision")
 
 MAX_BODY_BYTES = 128 * 1024 * 1024
 JSON_TYPE = "application/json; charset=utf-8"
+HEALTH_PATH = "/health"
 
 
 def json_response(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
@@ -77,6 +79,8 @@ class LocalVisionApp:
             await response(scope, receive, send)
 
     async def respond(self, request: Request, receive) -> Response | None:
+        if request.scope["path"] == HEALTH_PATH and request.method == "GET":
+            return json_response(200, {"status": "ok"})  # for a platform's probes: no key
         raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
         target = split_path(raw_path.split(b"?")[0])
         if target is None:
@@ -132,6 +136,9 @@ class LocalVisionApp:
             reply: Reply = getattr(self.handlers, route.operation)(call)
         except ServiceError as error:
             return error_response(error)
+        except AzureError:  # the blob store failed after its retries
+            log.exception("the state store failed in %s", route.operation)
+            return error_response(errors.STORE_UNAVAILABLE.error(), {"Retry-After": "5"})
         except Exception:
             log.exception("unexpected error in %s", route.operation)
             return error_response(errors.INTERNAL.error())

@@ -1,4 +1,7 @@
-"""``python -m localvision --data DIR --host 127.0.0.1 --port 5100 --training-key K --prediction-key K``."""
+"""``python -m localvision --data DIR --host 127.0.0.1 --port 5100 --training-key K --prediction-key K``.
+
+Every setting a container needs also comes from the environment (``LOCALVISION_*``, named in the help).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,29 @@ import os
 import sys
 from pathlib import Path
 
+from azure.core.exceptions import AzureError
+
 from localvision.auth import TrustedIssuer, TrustFileError
 from localvision.faults import FaultSpecError, parse_spec
 from localvision.limits import TIERS
-from localvision.server import ServerOptions, serve_forever
+from localvision.server import STORES, ServerOptions, serve_forever
 
 TRAINING_KEY_ENV = "LOCALVISION_TRAINING_KEY"
 PREDICTION_KEY_ENV = "LOCALVISION_PREDICTION_KEY"
 TRUST_TOKEN_ISSUER_ENV = "LOCALVISION_TRUST_TOKEN_ISSUER"
+DATA_ENV = "LOCALVISION_DATA"
+HOST_ENV = "LOCALVISION_HOST"
+PORT_ENV = "LOCALVISION_PORT"
+STORE_ENV = "LOCALVISION_STORE"
+CONTAINER_ENV = "LOCALVISION_BLOB_CONTAINER"
+CONNECTION_STRING_ENV = "LOCALVISION_BLOB_CONNECTION_STRING"
+ACCOUNT_URL_ENV = "LOCALVISION_BLOB_ACCOUNT_URL"
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a port number (1-65535)")
+    return int(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,11 +40,47 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m localvision",
         description="A local server that speaks the Azure AI Custom Vision training and prediction APIs.",
     )
+    data = os.environ.get(DATA_ENV)
     parser.add_argument(
-        "--data", required=True, type=Path, help="folder that keeps projects, images and models"
+        "--data",
+        required=not data,
+        default=Path(data) if data else None,
+        type=Path,
+        help=f"folder that keeps projects, images and models; with --store blob a cache (or ${DATA_ENV})",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=5100, help="port to listen on (default 5100)")
+    parser.add_argument(
+        "--host",
+        default=os.environ.get(HOST_ENV, "127.0.0.1"),
+        help=f"address to listen on (default 127.0.0.1, or ${HOST_ENV})",
+    )
+    parser.add_argument(
+        "--port",
+        type=_port,
+        default=os.environ.get(PORT_ENV, "5100"),
+        help=f"port to listen on (default 5100, or ${PORT_ENV})",
+    )
+    parser.add_argument(
+        "--store",
+        choices=STORES,
+        default=os.environ.get(STORE_ENV, "files"),
+        help=f"where the state is kept: the data folder (files, default) or a blob container (${STORE_ENV})",
+    )
+    parser.add_argument(
+        "--blob-container",
+        default=os.environ.get(CONTAINER_ENV),
+        help=f"the blob container of --store blob (or ${CONTAINER_ENV})",
+    )
+    parser.add_argument(
+        "--blob-connection-string",
+        default=os.environ.get(CONNECTION_STRING_ENV),
+        help=f"its storage account's connection string, e.g. Azurite's (or ${CONNECTION_STRING_ENV})",
+    )
+    parser.add_argument(
+        "--blob-account-url",
+        default=os.environ.get(ACCOUNT_URL_ENV),
+        help="its storage account's blob URL, reached with an azure-identity credential (a managed "
+        f"identity in Azure; AZURE_CLIENT_ID names a user-assigned one) (or ${ACCOUNT_URL_ENV})",
+    )
     parser.add_argument(
         "--training-key",
         default=os.environ.get(TRAINING_KEY_ENV),
@@ -75,6 +129,10 @@ def options_from(args: argparse.Namespace) -> ServerOptions:
         fault_slow_seconds=args.fault_slow_seconds,
         allow_private_urls=args.allow_private_urls,
         log_level=args.log_level,
+        store=args.store,
+        blob_container=args.blob_container,
+        blob_connection_string=args.blob_connection_string,
+        blob_account_url=args.blob_account_url,
         trust_token_issuer=args.trust_token_issuer,
     )
 
@@ -92,6 +150,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     if args.fault_slow_seconds < 0:
         parser.error("--fault-slow-seconds must be 0 or more")
+    if args.store not in STORES:
+        parser.error(f"--store must be one of {', '.join(STORES)} (${STORE_ENV} is '{args.store}')")
+    if args.store == "blob" and not args.blob_container:
+        parser.error(f"--store blob needs --blob-container NAME (or ${CONTAINER_ENV})")
+    if args.store == "blob" and not (args.blob_connection_string or args.blob_account_url):
+        parser.error(
+            f"--store blob needs --blob-connection-string (or ${CONNECTION_STRING_ENV}) "
+            f"or --blob-account-url (or ${ACCOUNT_URL_ENV})"
+        )
     if args.trust_token_issuer:
         try:
             TrustedIssuer.load(args.trust_token_issuer)
@@ -101,11 +168,21 @@ def main(argv: list[str] | None = None) -> int:
     endpoint = f"http://{args.host}:{args.port}"
     print(
         f"localvision serving {endpoint} (training: {endpoint}/customvision/v3.4-preview/training, "
-        f"prediction: {endpoint}/customvision/v3.1/prediction; data: {args.data}; tier: {args.tier or 'none'}"
+        f"prediction: {endpoint}/customvision/v3.1/prediction; data: {args.data}; "
+        f"store: {args.store}{' ' + args.blob_container if args.store == 'blob' else ''}; "
+        f"tier: {args.tier or 'none'}"
         f"{'; faults: ' + args.faults if args.faults else ''})",
         flush=True,
     )
-    serve_forever(args.data, args.training_key, args.prediction_key, args.port, options)
+    try:
+        serve_forever(args.data, args.training_key, args.prediction_key, args.port, options)
+    except AzureError as error:  # the blob store cannot be reached or refused us
+        print(
+            f"localvision cannot use blob container '{args.blob_container}': {error.message}. "
+            "Check the container name, the connection string or account URL, and the identity's access.",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -83,6 +83,11 @@ ORDER_BY = _bad("BadRequest", "orderBy '{value}' is not Newest or Oldest")
 THRESHOLD = _bad("BadRequest", "threshold must be between 0 and 1")
 
 # ----- projects, tags -----
+PROJECT_CONFLICT = ErrorSpec(
+    "Conflict",
+    409,
+    "The project kept changing through another server while this request was saved: send it again",
+)
 PROJECT_NAME = _bad("BadRequestProjectName", "A project name must have 1 to 256 characters")
 UNKNOWN_DOMAIN = _bad("BadRequestProjectUnknownDomain", "Unknown domain id '{domain_id}': see GET /domains")
 UNKNOWN_CLASSIFICATION = _bad(
@@ -228,6 +233,11 @@ FAULT_THROTTLED = ErrorSpec(
 )
 FAULT_INTERNAL = ErrorSpec("ErrorUnknown", 500, "Internal server error (localvision fault injection)")
 INTERNAL = ErrorSpec("ErrorUnknown", 500, "Internal server error: see the localvision log")
+STORE_UNAVAILABLE = ErrorSpec(
+    "ServiceUnavailable",
+    503,
+    "The state store (blob container) did not answer: try again in a moment",
+)
 LINK_REFUSED = ErrorSpec(
     "AuthenticationFailed",
     403,

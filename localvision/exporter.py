@@ -16,7 +16,7 @@ from typing import Protocol
 
 from localvision.engine import Engine
 from localvision.jobs import JobThread
-from localvision.persistence import Store, atomic_write
+from localvision.persistence import Store
 from localvision.state.ports import ExportJob
 
 log = logging.getLogger("localvision")
@@ -100,5 +100,5 @@ class BackgroundExporter:
             return str(failure)
         except OSError:  # the iteration's model went away (deleted meanwhile)
             return "the iteration's model could not be read"
-        atomic_write(self._store.export_path(project_id, iteration_id, job.file_name), data)
+        self._store.put_export(project_id, iteration_id, job.file_name, data)
         return None

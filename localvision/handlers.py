@@ -314,11 +314,7 @@ class Handlers:
     def download_export(self, call: Call) -> Reply:
         """A signed export link (checked by the app before this runs): the zip, no key needed."""
         name = call.params["fileName"]
-        path = self.backend.exports.file(call.params["projectId"], call.params["iterationId"], name)
-        try:
-            data = path.read_bytes()
-        except OSError:  # deleted meanwhile
-            raise errors.EXPORT_NOT_FOUND.error() from None
+        data = self.backend.exports.file(call.params["projectId"], call.params["iterationId"], name)
         headers = {"Content-Disposition": f'attachment; filename="{name}"'}
         return Reply(200, raw=data, media_type="application/zip", headers=headers)
 

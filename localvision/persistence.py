@@ -1,27 +1,33 @@
-"""Files under the data folder, written atomically (temp file + rename), so a crash never leaves half a file.
+"""Where the state is kept: one interface (``Store``), two implementations.
 
-Layout::
+``localvision.filestore.FileStore`` keeps everything in the data folder (the default);
+``localvision.blobstore.BlobStore`` keeps it in a blob container and uses the data folder as a cache that
+can be lost at any time. Both lay the state out the same way (paths relative to the folder or container)::
 
-    DIR/projects/{projectId}/project.json               project, tags, images, iterations (one document)
-    DIR/projects/{projectId}/images/{sha256}             uploaded image bytes, by content hash
-    DIR/projects/{projectId}/renditions/{sha256}-{kind}  resized copies and thumbnails, made on first download
-    DIR/projects/{projectId}/iterations/{iterationId}/   model.npz, evaluation.npz (out-of-fold results)
-    DIR/projects/{projectId}/iterations/{iterationId}/exports/{platform}[-{flavor}].zip   exported models
-    DIR/signing.key                                      the secret of the signed download links
+    projects/{projectId}/project.json               project, tags, images, iterations (one document)
+    projects/{projectId}/images/{sha256}             uploaded image bytes, by content hash
+    projects/{projectId}/iterations/{iterationId}/   model.npz, evaluation.npz (out-of-fold results)
+    projects/{projectId}/iterations/{iterationId}/exports/{platform}[-{flavor}].zip   exported models
+    signing.key                                      the secret of the signed download links
+
+Renditions (resized copies, thumbnails) are made on first download and kept in the data folder only.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+
+class StaleProject(Exception):
+    """The stored project document changed since this server read it (another writer): reload, retry."""
 
 
 def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file and a rename, so a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -35,56 +41,52 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-class Store:
-    """The data folder: one JSON document per project, image blobs by hash, one folder per iteration."""
+class Store(Protocol):
+    """The state of one server. Project documents are written whole and in order: ``save_project``
+    raises ``StaleProject`` when another writer saved the project since this store read or wrote it."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.projects_dir = root / "projects"
-        self.projects_dir.mkdir(parents=True, exist_ok=True)
+    root: Path  # the data folder (the blob store's cache)
 
-    def project_dir(self, project_id: str) -> Path:
-        return self.projects_dir / project_id
+    def load_projects(self) -> Iterator[dict[str, Any]]: ...
 
-    def iteration_dir(self, project_id: str, iteration_id: str) -> Path:
-        return self.project_dir(project_id) / "iterations" / iteration_id
+    def reload_project(self, project_id: str) -> dict[str, Any] | None:
+        """The stored document as it is now (None: deleted), remembered as the one read last."""
+        ...
 
-    def export_path(self, project_id: str, iteration_id: str, file_name: str) -> Path:
-        return self.iteration_dir(project_id, iteration_id) / "exports" / file_name
+    def save_project(self, project_id: str, document: dict[str, Any]) -> None: ...
 
-    def image_path(self, project_id: str, sha256: str) -> Path:
-        return self.project_dir(project_id) / "images" / sha256
+    def delete_project(self, project_id: str) -> None: ...
 
-    def load_projects(self) -> Iterator[dict[str, Any]]:
-        for path in sorted(self.projects_dir.glob("*/project.json")):
-            yield json.loads(path.read_text(encoding="utf-8"))
-
-    def save_project(self, project_id: str, document: dict[str, Any]) -> None:
-        data = json.dumps(document, separators=(",", ":")).encode()
-        atomic_write(self.project_dir(project_id) / "project.json", data)
-
-    def delete_project(self, project_id: str) -> None:
-        shutil.rmtree(self.project_dir(project_id), ignore_errors=True)
-
-    def put_image(self, project_id: str, sha256: str, data: bytes) -> None:
-        path = self.image_path(project_id, sha256)
-        if not path.exists():
-            atomic_write(path, data)
+    def put_image(self, project_id: str, sha256: str, data: bytes) -> None: ...
 
     def read_image(self, project_id: str, sha256: str) -> bytes:
-        return self.image_path(project_id, sha256).read_bytes()
+        """The image's bytes; OSError if they are gone."""
+        ...
 
-    def delete_image(self, project_id: str, sha256: str) -> None:
-        self.image_path(project_id, sha256).unlink(missing_ok=True)
-        for rendition in (self.project_dir(project_id) / "renditions").glob(f"{sha256}-*"):
-            rendition.unlink(missing_ok=True)
+    def delete_image(self, project_id: str, sha256: str) -> None: ...
 
-    def rendition_path(self, project_id: str, sha256: str, kind: str) -> Path:
-        return self.project_dir(project_id) / "renditions" / f"{sha256}-{kind}"
+    def rendition_path(self, project_id: str, sha256: str, kind: str) -> Path: ...
 
-    def put_rendition(self, project_id: str, sha256: str, kind: str, data: bytes) -> None:
-        if self.project_dir(project_id).is_dir():  # not for a project deleted meanwhile
-            atomic_write(self.rendition_path(project_id, sha256, kind), data)
+    def put_rendition(self, project_id: str, sha256: str, kind: str, data: bytes) -> None: ...
 
-    def delete_iteration(self, project_id: str, iteration_id: str) -> None:
-        shutil.rmtree(self.iteration_dir(project_id, iteration_id), ignore_errors=True)
+    def iteration_dir(self, project_id: str, iteration_id: str) -> Path:
+        """The local folder of an iteration's model files (fetched into the cache if stored elsewhere)."""
+        ...
+
+    def save_iteration(self, project_id: str, iteration_id: str) -> None:
+        """Keep the model files training wrote to ``iteration_dir``."""
+        ...
+
+    def delete_iteration(self, project_id: str, iteration_id: str) -> None: ...
+
+    def put_export(self, project_id: str, iteration_id: str, file_name: str, data: bytes) -> None: ...
+
+    def read_export(self, project_id: str, iteration_id: str, file_name: str) -> bytes:
+        """An export zip's bytes; OSError if it is gone."""
+        ...
+
+    def delete_export(self, project_id: str, iteration_id: str, file_name: str) -> None: ...
+
+    def signing_secret(self) -> bytes:
+        """The secret of the signed links, created on first use and the same for every later start."""
+        ...

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
@@ -27,10 +28,11 @@ from localvision.auth import TrustedIssuer
 from localvision.engine import Engine
 from localvision.exporter import BackgroundExporter
 from localvision.faults import Faults, parse_spec
+from localvision.filestore import FileStore
 from localvision.handlers import Handlers
 from localvision.limits import TIERS
 from localvision.persistence import Store
-from localvision.signing import DEFAULT_TTL_SECONDS, UrlSigner, load_or_create_secret
+from localvision.signing import DEFAULT_TTL_SECONDS, UrlSigner
 from localvision.state import Backend
 from localvision.trainer import BackgroundTrainer
 
@@ -47,7 +49,34 @@ class ServerOptions:
     allow_private_urls: bool = False
     link_ttl_seconds: int = DEFAULT_TTL_SECONDS  # how long image and export links stay valid
     log_level: str = "warning"
+    store: str = "files"  # "files": the data folder keeps the state; "blob": a blob container does
+    blob_container: str | None = None
+    blob_connection_string: str | None = field(default=None, repr=False)  # holds the account key
+    blob_account_url: str | None = None  # with an azure-identity credential
     trust_token_issuer: Path | None = None  # accept bearer tokens of this issuer (localvision.auth)
+
+
+STORES = ("files", "blob")
+
+
+def open_store(data_dir: Path, options: ServerOptions) -> Store:
+    """The store the options ask for; ValueError if they are incomplete."""
+    if options.store == "files":
+        return FileStore(data_dir)
+    if options.store != "blob":
+        raise ValueError(f"unknown store '{options.store}': use one of {', '.join(STORES)}")
+    if not options.blob_container:
+        raise ValueError("the blob store needs a container name (--blob-container)")
+    if not (options.blob_connection_string or options.blob_account_url):
+        raise ValueError(
+            "the blob store needs --blob-connection-string (Azurite) or --blob-account-url (Azure)"
+        )
+    from localvision.blobstore import BlobStore, container_client
+
+    client = container_client(
+        options.blob_container, options.blob_connection_string, options.blob_account_url
+    )
+    return BlobStore(data_dir, client)
 
 
 @dataclass
@@ -70,14 +99,14 @@ def build(data_dir: Path, training_key: str, prediction_key: str, options: Serve
         raise ValueError("fault_slow_seconds must be 0 or more")
     faults = Faults(parse_spec(options.faults), options.fault_seed, options.fault_slow_seconds)
     tier = TIERS[options.tier] if options.tier else None
-    store = Store(data_dir)
+    store = open_store(data_dir, options)
     engine = Engine()
     backend = Backend(store, engine, tier)
     trainer = BackgroundTrainer(backend.iterations, engine, store, faults)
     backend.attach_trainer(trainer)
     exporter = BackgroundExporter(backend.exports, engine, store)
     backend.attach_exporter(exporter)
-    signer = UrlSigner(load_or_create_secret(data_dir), options.link_ttl_seconds)
+    signer = UrlSigner(store.signing_secret(), options.link_ttl_seconds)
     handlers = Handlers(backend, signer, options.allow_private_urls)
     issuer = TrustedIssuer.load(options.trust_token_issuer) if options.trust_token_issuer else None
     app = LocalVisionApp(handlers, signer, training_key, prediction_key, tier, faults, issuer)
@@ -94,6 +123,7 @@ def uvicorn_config(server: Server, options: ServerOptions, port: int) -> uvicorn
         http="h11",  # the 'drop' fault aborts h11's transport
         lifespan="off",
         access_log=False,
+        log_config=None,  # uvicorn's messages go through the root logger (stdout from the CLI)
         log_level=options.log_level,
     )
 
@@ -175,7 +205,9 @@ def serve_forever(
 ) -> None:
     """Serve in the foreground until interrupted (the CLI)."""
     logging.basicConfig(
-        level=options.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=options.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stdout,  # a container platform collects stdout
     )
     server = build(data_dir, training_key, prediction_key, options)
     # On exit a training in hand is dropped with the process; it starts again with the next start.

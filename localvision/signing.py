@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -20,6 +21,10 @@ from urllib.parse import urlencode
 
 SECRET_FILE = "signing.key"
 DEFAULT_TTL_SECONDS = 24 * 3600
+# An expiry is Unix seconds in ASCII digits; 12 digits last until the year 33658. Anything else (a
+# superscript digit that ``str.isdigit`` accepts, thousands of digits past Python's int-string limit)
+# is a bad link like any other, never an exception.
+_EXPIRY = re.compile(r"[0-9]{1,12}")
 
 
 def load_or_create_secret(data_dir: Path) -> bytes:
@@ -62,7 +67,7 @@ class UrlSigner:
     def verify(self, path: str, query: Mapping[str, str]) -> bool:
         """Whether ``query`` holds an unexpired signature of ``path``."""
         expires, signature = query.get("se", ""), query.get("sig", "")
-        if not expires.isdigit() or not signature:
+        if not _EXPIRY.fullmatch(expires) or not signature.isascii():
             return False
         if int(expires) < self._clock():
             return False

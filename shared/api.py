@@ -31,6 +31,7 @@ MODEL_ERRORS = frozenset(
         "ModelInputUnsupported",
         "ModelOutputUnsupported",
         "ModelPointerInvalid",
+        "ModelRefused",
     }
 )
 

@@ -102,6 +102,11 @@ _ENTRIES = (
         "writes it",
     ),
     Entry(
+        "ModelRefused",
+        "The new model was refused and the model in use before it, if any, stays (a refused "
+        "models/current.json in PIPELINE_CONTAINER is tried again only when it changes): {reason}",
+    ),
+    Entry(
         "ExportNotSupported",
         "Custom Vision cannot export this project's iterations to ONNX: its domain is not a compact one. The "
         "current model is kept. To classify in-process, create the project on a compact domain: set "
@@ -235,6 +240,13 @@ _ENTRIES = (
         retryable=True,
     ),
     Entry(
+        "ManifestRebuilt",
+        "The sync manifest (sync/manifest.json in PIPELINE_CONTAINER) could not be read ({why}); it was kept "
+        "as {kept} for inspection and rebuilt from the training container and the project. Images whose "
+        "content and tag match a training blob are the pipeline's again; an image the pipeline uploaded "
+        "earlier that matches no blob stays in the project: delete it in the portal if it is not wanted",
+    ),
+    Entry(
         "UploadRefused",
         "Custom Vision refused the training image with status {status}: fix the image (format, size, "
         "dimensions) and upload it again",
@@ -303,6 +315,16 @@ _ENTRIES = (
         "{area}/{name} changed while it was being moved; nothing was removed: reload and try again.",
     ),
     Entry(
+        "LabelledMeanwhile",
+        "{name} was labelled meanwhile as {tag}; nothing was changed: reload the list, and undo that label "
+        "first to file the image under another tag.",
+    ),
+    Entry(
+        "AlreadyLabelled",
+        "{name} is already in training as {tag} ({training}), so no copy was added: nothing else to do "
+        "(undo that label first to file the image again).",
+    ),
+    Entry(
         "NotViewable",
         "{area}/{name} is not an image the console can show (unreadable or too large): open its result "
         "document instead.",
@@ -323,6 +345,19 @@ _ENTRIES = (
     Entry("ConsoleFailed", "The console could not do that: try again; the app's log has the details."),
     Entry("BadUndo", "That undo no longer applies: reload the list."),
     Entry("StaticNotFound", "The console has no file {path!r}: open the console's start page."),
+    Entry(
+        "DuplicateImage",
+        "{name} is the same photo as {existing}: it was not stored again (a tag needs each photo once).",
+    ),
+    Entry(
+        "IterationNotExportable",
+        "{name} cannot be downloaded as ONNX: the project's domain is not a compact one. Projects created "
+        'with CUSTOMVISION_DOMAIN set to a compact domain (e.g. "General (compact)") can be exported.',
+    ),
+    Entry(
+        "IterationPublished",
+        "{name} is published: unpublish it (or publish another iteration) before deleting it.",
+    ),
 )
 
 CATALOGUE: dict[str, Entry] = {entry.code: entry for entry in _ENTRIES}

@@ -80,12 +80,14 @@ class QuickSource:
 @dataclass(frozen=True)
 class ModelInfo:
     """The model that classified: ``service`` (the published Custom Vision iteration) or ``onnx`` (its
-    export, run in-process; ``projectId`` is null for a portal export whose current.json names none)."""
+    export, run in-process; ``projectId`` is null for a portal export whose current.json names none).
+    ``endpoint`` (service mode): the host that answered, a Custom Vision resource or a self-hosted one."""
 
     project_id: str | None
     published_name: str
     iteration_id: str | None
     source: Literal["service", "onnx"] = "service"
+    endpoint: str | None = field(default=None, metadata=OMIT_IF_NONE)
 
 
 @dataclass(frozen=True)

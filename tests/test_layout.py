@@ -42,7 +42,8 @@ SHARED_MAY_IMPORT = {
     "shared.retrain": FOUNDATION
     | {"shared.documents", "shared.storage", "shared.customvision", "shared.mirror", "shared.onnx"}
     | {"shared.runs"},
-    "shared.console": FOUNDATION | {"shared.storage", "shared.customvision", "shared.retrain"},
+    "shared.console": FOUNDATION
+    | {"shared.imaging", "shared.storage", "shared.customvision", "shared.retrain"},
     "shared.schemas": {"shared.contracts", "shared.documents", "shared.runs"},
     "shared.api": FOUNDATION
     | {"shared.documents", "shared.fetch", "shared.classify", "shared.retrain", "shared.runs"},

@@ -6,13 +6,11 @@ export records (in the iteration, so they are saved with the project) and where 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from localvision import exceptions as errors
 from localvision.domains import find_domain
 from localvision.state.entities import Export, Iteration, Project, utc_now
 from localvision.state.ports import Exporter, ExportJob
-from localvision.state.registry import Registry
+from localvision.state.registry import Registry, retry_on_conflict
 from localvision.state.views import ExportView
 
 PLATFORMS = ("CoreML", "TensorFlow", "DockerFile", "ONNX", "VAIDK", "OpenVino")  # the API's ExportPlatform
@@ -67,6 +65,7 @@ class ExportService:
             raise errors.EXPORT_FLAVOR.error(platform=platform, flavor=flavor_name, known=known)
         return platform, flavor
 
+    @retry_on_conflict
     def start(
         self, project_id: str, iteration_id: str, platform_name: str | None, flavor_name: str | None
     ) -> ExportView:
@@ -99,15 +98,18 @@ class ExportService:
             iteration = project.iteration(iteration_id)
             return [export.view(project.id, iteration.id, version) for export in iteration.exports]
 
-    def file(self, project_id: str, iteration_id: str, file_name: str) -> Path:
-        """Where a Done export's zip is (for its signed link), or NotFound."""
+    def file(self, project_id: str, iteration_id: str, file_name: str) -> bytes:
+        """A Done export's zip (for its signed link), or NotFound."""
         with self._registry.lock:
             project = self._registry.project(project_id)
             iteration = project.iteration(iteration_id)
             done = [e for e in iteration.exports if e.status == "Done" and e.file_name == file_name]
             if not done:
                 raise errors.EXPORT_NOT_FOUND.error()
-            return self._registry.store.export_path(project.id, iteration.id, file_name)
+        try:
+            return self._registry.store.read_export(project.id, iteration.id, file_name)
+        except OSError:  # deleted meanwhile
+            raise errors.EXPORT_NOT_FOUND.error() from None
 
     # ----- the exporter's side -----
 
@@ -136,6 +138,7 @@ class ExportService:
                 export.file_name,
             )
 
+    @retry_on_conflict
     def finish_export(
         self,
         project_id: str,
@@ -174,4 +177,4 @@ def _remove_orphan(
         registry.store.delete_iteration(project_id, iteration_id)
     else:
         name = Export(platform, flavor, "", "").file_name
-        registry.store.export_path(project_id, iteration_id, name).unlink(missing_ok=True)
+        registry.store.delete_export(project_id, iteration_id, name)

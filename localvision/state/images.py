@@ -16,7 +16,7 @@ from localvision.limits import (
     inspect_image,
 )
 from localvision.state.entities import Image, Project, new_id, utc_now
-from localvision.state.registry import Registry
+from localvision.state.registry import Registry, retry_on_conflict
 from localvision.state.validation import check_batch_size, check_metadata
 from localvision.state.views import ImageFile, ImageView, MetadataResult, UploadResult
 
@@ -71,6 +71,7 @@ class ImageService:
         self._registry = registry
         self._tier = tier
 
+    @retry_on_conflict
     def add(
         self,
         project_id: str,
@@ -142,6 +143,7 @@ class ImageService:
             image = self._registry.project(project_id).image(image_id)
             return ImageFile(project_id.lower(), image.id, image.sha256, image.format)
 
+    @retry_on_conflict
     def delete(self, project_id: str, image_ids: Sequence[str], all_images: bool) -> None:
         registry = self._registry
         with registry.lock:
@@ -156,6 +158,7 @@ class ImageService:
                 if image.sha256 not in kept:
                     registry.store.delete_image(project.id, image.sha256)
 
+    @retry_on_conflict
     def update_metadata(
         self, project_id: str, image_ids: Sequence[str], metadata: object
     ) -> tuple[list[MetadataResult], bool]:
@@ -177,6 +180,7 @@ class ImageService:
             self._registry.save(project)
         return results, all(result.status == "OK" for result in results)
 
+    @retry_on_conflict
     def tag(self, project_id: str, pairs: Sequence[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
         """Add (image id, tag id) pairs: which were created, which existed, which went over the limit."""
         summary: dict[str, list[tuple[str, str]]] = {"created": [], "duplicated": [], "exceeded": []}
@@ -201,6 +205,7 @@ class ImageService:
             self._registry.save(project)
         return summary
 
+    @retry_on_conflict
     def untag(self, project_id: str, image_ids: Sequence[str], tag_ids: Sequence[str]) -> None:
         with self._registry.lock:
             project = self._registry.project(project_id)

@@ -6,6 +6,7 @@ records what the trainer reports, and cleans up what a training left behind for 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from localvision import exceptions as errors
@@ -13,9 +14,11 @@ from localvision.domains import find_domain
 from localvision.limits import MAX_ITERATIONS
 from localvision.state.entities import Iteration, new_id, utc_now
 from localvision.state.ports import Models, Trainer, TrainingJob
-from localvision.state.registry import Registry
+from localvision.state.registry import Registry, retry_on_conflict
 from localvision.state.validation import EMAIL, check_publish, check_training_type
 from localvision.state.views import IterationView
+
+log = logging.getLogger("localvision")
 
 
 class IterationService:
@@ -35,6 +38,7 @@ class IterationService:
 
     # ----- training -----
 
+    @retry_on_conflict
     def train(
         self,
         project_id: str,
@@ -105,11 +109,19 @@ class IterationService:
                 advanced=iteration.training_type == "Advanced",
             )
 
+    @retry_on_conflict
     def finish_training(
         self, project_id: str, iteration_id: str, error: str | None, seconds: float = 0.0
     ) -> None:
-        """Record the outcome; if the project or iteration went away meanwhile, remove what training wrote."""
+        """Keep the model files, record the outcome; if the project or iteration went away meanwhile,
+        remove what training wrote."""
         registry = self._registry
+        if error is None:
+            try:
+                registry.store.save_iteration(project_id, iteration_id)
+            except Exception:  # the store could not take the model: the iteration ends Failed
+                log.exception("saving the model files of %s failed", iteration_id)
+                error = "Training failed: its model could not be saved; train again"
         with registry.lock:
             project = registry.projects.get(project_id)
             iteration = project.iterations.get(iteration_id) if project else None
@@ -133,6 +145,7 @@ class IterationService:
         with self._registry.lock:
             return self._registry.project(project_id).iteration(iteration_id).view()
 
+    @retry_on_conflict
     def rename(self, project_id: str, iteration_id: str, name: str | None) -> IterationView:
         name = (name or "").strip()
         if not name:
@@ -147,6 +160,7 @@ class IterationService:
             self._registry.save(project)
             return iteration.view()
 
+    @retry_on_conflict
     def delete(self, project_id: str, iteration_id: str) -> None:
         registry = self._registry
         with registry.lock:
@@ -159,6 +173,7 @@ class IterationService:
             self._models.forget(iteration.id)
             registry.store.delete_iteration(project.id, iteration.id)
 
+    @retry_on_conflict
     def publish(
         self,
         project_id: str,
@@ -181,6 +196,7 @@ class IterationService:
             iteration.publish(publish_name, prediction_id or "")
             self._registry.save(project)
 
+    @retry_on_conflict
     def unpublish(self, project_id: str, iteration_id: str) -> None:
         with self._registry.lock:
             project = self._registry.project(project_id)

@@ -32,7 +32,7 @@ class ExportJob:
     flavor: str | None
     labels: tuple[str, ...]  # tag names in the model's output order
     domain_type: str
-    file_name: str  # where the zip goes: Store.export_path(project_id, iteration_id, file_name)
+    file_name: str  # the zip's name: Store.put_export(project_id, iteration_id, file_name, data)
 
 
 class Trainer(Protocol):

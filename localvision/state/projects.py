@@ -9,7 +9,7 @@ from localvision.domains import DOMAINS, GENERAL_CLASSIFICATION, Domain, find_do
 from localvision.limits import Tier
 from localvision.state.entities import Project, new_id, utc_now
 from localvision.state.ports import Models
-from localvision.state.registry import Registry
+from localvision.state.registry import Registry, retry_on_conflict
 from localvision.state.validation import check_classification_type, check_project_name
 from localvision.state.views import ProjectView
 
@@ -48,6 +48,7 @@ class ProjectService:
         with self._registry.lock:
             return self._registry.project(project_id).view()
 
+    @retry_on_conflict
     def create(
         self,
         name: str | None,
@@ -78,6 +79,7 @@ class ProjectService:
             registry.save(project)
             return project.view()
 
+    @retry_on_conflict
     def update(
         self,
         project_id: str,
@@ -111,7 +113,7 @@ class ProjectService:
         registry = self._registry
         with registry.lock:
             project = registry.project(project_id)
-            del registry.projects[project.id]
+            registry.forget(project.id)
             for iteration_id in project.iterations:
                 self._models.forget(iteration_id)
             registry.store.delete_project(project.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from localvision import exceptions as errors
 from localvision.limits import Tier
 from localvision.state.entities import Tag, new_id, utc_now
-from localvision.state.registry import Registry
+from localvision.state.registry import Registry, retry_on_conflict
 from localvision.state.views import TagView
 
 
@@ -28,6 +28,7 @@ class TagService:
                 return tag
         raise errors.TAG_NOT_FOUND.error()
 
+    @retry_on_conflict
     def create(
         self, project_id: str, name: str | None, description: str | None, tag_type: str | None
     ) -> TagView:
@@ -42,6 +43,7 @@ class TagService:
             self._registry.save(project)
             return tag.view(0)
 
+    @retry_on_conflict
     def update(
         self, project_id: str, tag_id: str, name: str | None, description: str | None, tag_type: str | None
     ) -> TagView:
@@ -56,6 +58,7 @@ class TagService:
             self._registry.save(project)
             return tag.view(project.tag_image_counts().get(tag.id, 0))
 
+    @retry_on_conflict
     def delete(self, project_id: str, tag_id: str) -> None:
         with self._registry.lock:
             project = self._registry.project(project_id)

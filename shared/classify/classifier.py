@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
@@ -195,7 +196,8 @@ class Classifier:
             )
         except PermanentError as error:
             raise self._explain(error, project_id) from error
-        info = documents.ModelInfo(project_id, published, result.iteration, source="service")
+        endpoint = urlsplit(self.settings.customvision_prediction_endpoint).netloc
+        info = documents.ModelInfo(project_id, published, result.iteration, "service", endpoint)
         return info, documents.predictions_of(result)
 
     def _explain(self, error: PermanentError, project_id: str) -> PermanentError:

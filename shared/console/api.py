@@ -4,13 +4,13 @@ failure answered with a catalogue message (never a traceback; the log has the de
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
-from shared.console import results, review, training
+from shared.console import results, review, training, upload
 from shared.console.areas import Areas
 from shared.console.catalogue import message_for
 from shared.console.http import (
@@ -20,6 +20,7 @@ from shared.console.http import (
     error_reply,
     json_reply,
 )
+from shared.console.iterations import Iterations
 from shared.console.project import Project
 from shared.console.thumbnails import thumbnail
 from shared.customvision.clients import CustomVision
@@ -39,11 +40,13 @@ class ConsoleApi:
         self.settings = settings
         self.areas = Areas(settings, storage)
         self.project = Project(cv, settings.prediction_threshold, settings.negative_folder)
+        self.iterations = Iterations(cv, settings)
         self._retrainer = retrainer
 
     @cached_property
     def routes(self) -> dict[tuple[str, str], Handler]:
         areas = self.areas
+        negative = self.settings.negative_folder
         return {
             ("GET", "config"): lambda r: self.config(),
             ("GET", "results"): lambda r: results.page(areas.containers["results"], r.params),
@@ -69,11 +72,29 @@ class ConsoleApi:
             ("GET", "training"): lambda r: training.overview(areas),
             ("GET", "training/tag"): lambda r: training.tag_page(areas, r.params),
             ("POST", "training/move"): lambda r: training.move(
-                areas, r.text("name"), r.text("tag"), self.project.tag_folders()
+                areas, r.text("name"), r.text("tag"), self.folders()
             ),
+            ("POST", "training/upload"): lambda r: upload.upload(areas, r.params, r.body, negative),
+            ("GET", "training/duplicates"): lambda r: upload.duplicates(areas),
             ("POST", "training/delete"): lambda r: training.delete(areas, r.text("name")),
-            ("GET", "runs"): lambda r: self.runs(),
+            ("GET", "runs"): lambda r: self.runs(r.params),
+            ("POST", "iteration/publish"): lambda r: self.iterations.publish(r.text("iteration")),
+            ("POST", "iteration/unpublish"): lambda r: self.iterations.unpublish(r.text("iteration")),
+            ("POST", "iteration/delete"): lambda r: self.iterations.delete(r.text("iteration")),
+            ("GET", "iteration/export"): lambda r: self.iterations.export(r.params.get("iteration", "")),
+            ("POST", "iteration/quick"): lambda r: self.iterations.quick_test(
+                r.params.get("iteration", ""), r.body
+            ),
         }
+
+    def folders(self) -> set[str]:
+        """Where training images may go: the project's tags, the Negative folder, and the training
+        folders made by uploads that no retrain has turned into tags yet."""
+        made = {folder["tag"] for folder in training.overview(self.areas)["tags"]}
+        try:
+            return self.project.tag_folders() | made
+        except PipelineError:  # no project yet: the folders are the tags to be
+            return made | {self.settings.negative_folder}
 
     def handle(self, request: ConsoleRequest) -> ConsoleResponse:
         path = request.path.strip("/")
@@ -115,19 +136,21 @@ class ConsoleApi:
             "projectProblem": problem,
         }
 
-    def runs(self) -> dict[str, Any]:
-        """The latest run records and every iteration of the project with its metrics."""
+    def runs(self, params: Mapping[str, str]) -> dict[str, Any]:
+        """The latest run records and every iteration of the project with its metrics at ``threshold``
+        (default PREDICTION_THRESHOLD)."""
+        threshold = results.probability(params, "threshold", self.settings.prediction_threshold)
         try:
             runs = [run.as_json() for run in self._retrainer().latest()]
         except ResourceNotFoundError:
             runs = []
         try:
-            iterations, problem = self.project.iterations(), None
+            iterations, problem = self.project.iterations(threshold), None
         except PipelineError as error:
             iterations, problem = [], {"code": error.code, "message": error.message}
         return {
             "runs": runs,
             "iterations": iterations,
-            "threshold": self.settings.prediction_threshold,
+            "threshold": threshold,
             "projectProblem": problem,
         }

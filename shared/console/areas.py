@@ -18,7 +18,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.storage.blob import ContainerClient
+from azure.storage.blob import ContainerClient, ContentSettings
 
 from shared.console.http import BadRequest, Conflict, NotFound
 from shared.settings.definitions import Settings
@@ -92,7 +92,9 @@ class Areas:
             raise NotFound("BlobNotFound", area=at.area, name=at.name) from None
         return downloader.readall(), downloader.properties.etag
 
-    def create(self, area: str, wanted: str, data: bytes) -> BlobAt:
+    def create(
+        self, area: str, wanted: str, data: bytes, content_settings: ContentSettings | None = None
+    ) -> BlobAt:
         """Write ``data`` under ``wanted`` or, if taken, ``stem-2.ext``, ``stem-3.ext``: never overwrites."""
         container = self.containers[area]
         ensure_container(container)
@@ -101,7 +103,9 @@ class Areas:
             name = wanted if attempt == 1 else f"{stem}-{attempt}{ext}"
             at = BlobAt(area, name)
             try:
-                container.upload_blob(self._blob_name(at), data, overwrite=False)
+                container.upload_blob(
+                    self._blob_name(at), data, overwrite=False, content_settings=content_settings
+                )
                 return at
             except ResourceExistsError:
                 continue

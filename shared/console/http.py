@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.console.catalogue import message_for
+from shared.errors import PipelineError
 
 # No inline script, no plug-ins, no framing; images only from the app itself or blob:/data: URLs the page
 # makes from bytes it fetched with the key.
@@ -86,6 +87,16 @@ class Conflict(ConsoleError):
 
 class Unprocessable(ConsoleError):
     status = 422
+
+
+class CatalogueRefusal(ConsoleError):
+    """The pipeline's own refusal of an image (NotAnImage, ImageTooSmall...), answered 422."""
+
+    status = 422
+
+    def __init__(self, error: PipelineError) -> None:
+        Exception.__init__(self, error.code)
+        self.code, self.message = error.code, error.message
 
 
 def respond(

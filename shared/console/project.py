@@ -30,9 +30,11 @@ class Project:
         """Training folders the console may file images under: the regular tags and the Negative folder."""
         return {t["name"] for t in self.tags() if t["type"] == "Regular"} | {self.negative_folder}
 
-    def iterations(self) -> list[dict[str, Any]]:
-        """Every trained iteration, oldest first, with precision / recall / AP at the threshold and the
-        expected calibration error when the service reports one (localvision does)."""
+    def iterations(self, threshold: float | None = None) -> list[dict[str, Any]]:
+        """Every trained iteration, oldest first, with precision / recall / AP at ``threshold`` (default
+        PREDICTION_THRESHOLD), the expected calibration error when the service reports one (localvision
+        does) and its images per tag."""
+        threshold = self.threshold if threshold is None else threshold
         pid = self.cv.project_id(create=False)
         found = self.cv.training(lambda t: t.get_iterations(pid), "list iterations")
         rows = []
@@ -49,13 +51,15 @@ class Project:
             if iteration.status == "Completed":
                 try:
                     performance = self.cv.training(
-                        lambda t, i=iteration: t.get_iteration_performance(
-                            pid, i.id, threshold=self.threshold
-                        ),
+                        lambda t, i=iteration: t.get_iteration_performance(pid, i.id, threshold=threshold),
                         "iteration performance",
                     )
-                    row["metrics"] = encode(metrics_of(performance, self.threshold))
+                    row["metrics"] = encode(metrics_of(performance, threshold))
                     row["metrics"]["expectedCalibrationError"] = _calibration_error(performance)
+                    tags = self.cv.training(
+                        lambda t, i=iteration: t.get_tags(pid, iteration_id=i.id), "iteration tags"
+                    )
+                    row["imageCounts"] = {t.name: t.image_count for t in tags}
                 except PipelineError as error:  # deleted meanwhile: show it without metrics
                     row["error"] = error.message
             rows.append(row)

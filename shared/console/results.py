@@ -1,8 +1,10 @@
 """The results gallery: pages of result documents, filtered, and one document in full.
 
-A page lists at most PAGE_SIZE document names (one listing call, continuation token from the service)
-and reads only those documents, in parallel: with filters a page may show fewer than it read, and the
-continuation token leads on.
+A page is PAGE_SIZE document names and only those documents are read, in parallel: with filters a page
+may show fewer than it read, and the continuation token leads on. Up to NEWEST_LIMIT documents (one
+listing call of names and dates) the pages are newest first (the token is the position); beyond, Blob
+Storage cannot list by date without listing everything, so the pages follow the names (one listing call
+of PAGE_SIZE names, the service's token), and the reply says which order it used.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from shared.console.http import BadRequest, NotFound
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 50
+NEWEST_LIMIT = 250  # up to this many documents the gallery is newest first; beyond, in name order
+NEWEST = "newest:"
 READERS = 16
 STATUSES = ("ok", "error")
 REVIEW_REASONS = ("low_confidence", "unknown")
@@ -72,8 +76,8 @@ class Filters:
         self.reason = params.get("reason", "")
         if self.reason and self.reason not in REVIEW_REASONS:
             raise BadRequest("BadParameter", name="reason", why=f"use one of {', '.join(REVIEW_REASONS)}")
-        self.low = _probability(params, "min", 0.0)
-        self.high = _probability(params, "max", 1.0)
+        self.low = probability(params, "min", 0.0)
+        self.high = probability(params, "max", 1.0)
 
     def match(self, item: dict[str, Any]) -> bool:
         if self.status and item["status"] != self.status:
@@ -91,7 +95,7 @@ class Filters:
         return True
 
 
-def _probability(params: Mapping[str, str], name: str, default: float) -> float:
+def probability(params: Mapping[str, str], name: str, default: float) -> float:
     raw = params.get(name, "")
     if not raw:
         return default
@@ -104,9 +108,38 @@ def _probability(params: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _newest_first(results: ContainerClient, start: int) -> tuple[list[str], str | None] | None:
+    """A page of names, the most recently written first, when the container holds at most NEWEST_LIMIT
+    documents (one listing call, names and dates); None when it holds more."""
+    try:
+        pager = results.list_blobs(results_per_page=NEWEST_LIMIT).by_page()
+        listed = [(b.last_modified, b.name) for b in next(pager, [])]
+    except ResourceNotFoundError:
+        return [], None
+    if pager.continuation_token:
+        return None
+    listed.sort(reverse=True)
+    names = [name for _, name in listed[start : start + PAGE_SIZE]]
+    return names, f"{NEWEST}{start + PAGE_SIZE}" if start + PAGE_SIZE < len(listed) else None
+
+
+def _names(results: ContainerClient, token: str | None) -> tuple[list[str], str | None, str]:
+    """The page's document names, its continuation token and its order ("newest" or "name")."""
+    if not token or token.startswith(NEWEST):
+        start = int(token[len(NEWEST) :]) if token and token[len(NEWEST) :].isdigit() else 0
+        newest = _newest_first(results, start)
+        if newest is not None:
+            return *newest, "newest"
+        if token:  # the container grew past the limit meanwhile: start again in name order
+            raise BadRequest("BadParameter", name="continuation", why="start again from the first page")
+        token = None
+    names, next_token = list_page(results, token, PAGE_SIZE)
+    return names, next_token, "name"
+
+
 def page(results: ContainerClient, params: Mapping[str, str]) -> dict[str, Any]:
     filters = Filters(params)
-    names, next_token = list_page(results, params.get("continuation"), PAGE_SIZE)
+    names, next_token, order = _names(results, params.get("continuation"))
     documents = read_documents(results, names)
     items = []
     for name in names:
@@ -116,7 +149,7 @@ def page(results: ContainerClient, params: Mapping[str, str]) -> dict[str, Any]:
         item = summary(name.removesuffix(".json"), document)
         if filters.match(item):
             items.append(item)
-    return {"items": items, "read": len(names), "continuation": next_token}
+    return {"items": items, "read": len(names), "continuation": next_token, "order": order}
 
 
 def detail(results: ContainerClient, image_name: str) -> dict[str, Any]:

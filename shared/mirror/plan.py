@@ -120,7 +120,11 @@ class Plan:
     listed: int = 0
     unchanged: int = 0
     ignored: int = 0
-    duplicates: int = 0
+    duplicate_blobs: list[str] = field(default_factory=list)  # copies of content already in the project
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.duplicate_blobs)
 
     @property
     def has_work(self) -> bool:
@@ -276,7 +280,7 @@ class _Differ:
         uploading: set[str] = set()
         for blob, folder, digest in self.rest:
             if digest in self.live or digest in uploading:  # a copy of content already in the project
-                self.plan.duplicates += 1
+                self.plan.duplicate_blobs.append(blob.name)
                 self.plan.writes[blob.name] = Entry(
                     blob.etag, digest, self.live.get(digest), folder.key, (), DUPLICATE
                 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from shared import catalogue
-from shared.runs.record import SyncCounts, SyncFailure
+from shared.runs.record import RunError, SyncCounts, SyncFailure
 
 MAX_FAILURES_LISTED = 20
 # Counts that describe the listing: a resumed sync keeps its first pass's, the others add up.
@@ -39,6 +39,14 @@ class SyncReport(SyncCounts):
         if len(self.failures) < MAX_FAILURES_LISTED:
             self.failures.append(failure(blob, code))
 
+    def duplicate(self, blob: str) -> None:
+        self.duplicates += 1
+        if len(self.duplicate_blobs) < MAX_FAILURES_LISTED:
+            self.duplicate_blobs.append(blob)
+
+    def warn(self, code: str, **values: str) -> None:
+        self.warnings.append(RunError(code, catalogue.text(code, **values)))
+
     def continued(self, previous: SyncCounts) -> SyncReport:
         """This pass added to an earlier pass of the same sync (listing counts stay the first pass's)."""
         merged = SyncReport(complete=self.complete)
@@ -49,6 +57,8 @@ class SyncReport(SyncCounts):
             t for t in self.tags_created if t not in previous.tags_created
         ]
         merged.failures = (previous.failures + self.failures)[:MAX_FAILURES_LISTED]
+        merged.duplicate_blobs = (previous.duplicate_blobs + self.duplicate_blobs)[:MAX_FAILURES_LISTED]
+        merged.warnings = previous.warnings + self.warnings
         return merged
 
     def counts(self) -> SyncCounts:

@@ -25,6 +25,7 @@ from azure.storage.blob import ContainerClient
 from shared import imaging
 from shared.customvision.clients import CustomVision
 from shared.errors import PermanentError
+from shared.mirror.manifest import REBUILDING as REBUILDING_FIELD
 from shared.mirror.manifest import Manifest
 from shared.mirror.plan import (
     REPLACED,
@@ -39,6 +40,7 @@ from shared.mirror.plan import (
     md5_of,
 )
 from shared.mirror.report import SyncReport
+from shared.mirror.summary import write_summary
 from shared.mirror.tags import TagResolver
 from shared.runs.record import SyncCounts
 
@@ -98,6 +100,7 @@ class Mirror:
         self.cv = cv
         self.project_id = project_id
         self.training = sources.training
+        self.pipeline = sources.pipeline
         self.negative_folder = negative_folder
         self.manifest = Manifest(sources.pipeline)
         self.manifest.for_project(project_id)
@@ -111,7 +114,7 @@ class Mirror:
     @staticmethod
     def pending(training: ContainerClient, pipeline: ContainerClient, negative_folder: str) -> bool:
         """A cycle has work: blobs new, changed or gone since the last sync, or synced but not trained."""
-        manifest = Manifest(pipeline)
+        manifest = Manifest(pipeline, repair=False)  # an unreadable one reads as empty: all blobs are new
         if manifest.data.get("needsTraining"):
             return True
         return has_changes(list_training(training), manifest.entries(), negative_folder)
@@ -124,14 +127,18 @@ class Mirror:
     ) -> SyncReport:
         listing = list_training(self.training)
         plan = diff(listing, self.manifest.entries(), self.negative_folder, self._hash)
-        report = SyncReport(
-            listed=plan.listed, unchanged=plan.unchanged, ignored=plan.ignored, duplicates=plan.duplicates
-        )
+        report = SyncReport(listed=plan.listed, unchanged=plan.unchanged, ignored=plan.ignored)
+        for blob in plan.duplicate_blobs:
+            report.duplicate(blob)
         for blob, code in plan.failures:
             report.fail(blob, code)
-        if plan.writes:
+        if self.manifest.rebuilt is not None:
+            why, kept = self.manifest.rebuilt
+            report.warn("ManifestRebuilt", why=why, kept=kept)
+        if plan.writes or self.manifest.rebuilt is not None:
             self.manifest.put_all(plan.writes.items())
             self.manifest.save()
+            self.manifest.rebuilt = None  # reported once
 
         def merged() -> SyncReport:
             report.tags_created = list(self.tags.created)
@@ -151,6 +158,10 @@ class Mirror:
             if progress:
                 progress(merged())
         report.complete = True
+        write_summary(self.pipeline, listing)
+        if self.manifest.rebuilding:  # every blob has been through the mirror once: rebuilt
+            self.manifest.data.pop(REBUILDING_FIELD)
+            self.manifest.save()
         return merged()
 
     def _steps(self, plan: Plan, report: SyncReport) -> list[Callable[[], None]]:
@@ -246,20 +257,21 @@ class Mirror:
     # --- uploads --------------------------------------------------------------------------------------
 
     def _upload(self, batch: list[Upload], report: SyncReport) -> None:
+        images: list[tuple[Upload, bytes]] = []
+        for item in batch:  # checked before any tag is needed: a folder of non-images creates no tag
+            data = self.training.download_blob(item.blob.name).readall()
+            try:
+                images.append((item, imaging.normalise(data, imaging.TRAINING_MAX_BYTES).data))
+            except PermanentError as error:
+                self._failed(item, error.code, report)
         entries: list[ImageFileCreateEntry] = []
         sent: list[tuple[Upload, str]] = []
-        for item in batch:
+        for item, image in images:
             tag_id = self.tags.id_of(item.folder)
             if tag_id is None:
                 self._failed(item, self.tags.failure(item.folder), report)
                 continue
-            data = self.training.download_blob(item.blob.name).readall()
-            try:
-                image = imaging.normalise(data, imaging.TRAINING_MAX_BYTES)
-            except PermanentError as error:
-                self._failed(item, error.code, report)
-                continue
-            entries.append(ImageFileCreateEntry(name=item.blob.name, contents=image.data, tag_ids=[tag_id]))
+            entries.append(ImageFileCreateEntry(name=item.blob.name, contents=image, tag_ids=[tag_id]))
             sent.append((item, tag_id))
         if not entries:
             return
@@ -277,6 +289,10 @@ class Mirror:
                 self._failed(item, status, report)
                 continue
             owned = status == "OK"
+            # after an unreadable manifest: a duplicate carrying exactly the blob's tag was ours before
+            recovered = not owned and self.manifest.rebuilding and _tag_ids(result) == {tag_id}
+            if recovered:
+                owned, status = True, "OK"
             self.manifest.put(
                 item.blob.name,
                 Entry(
@@ -289,14 +305,24 @@ class Mirror:
                     owned,
                 ),
             )
-            if not owned:
-                report.duplicates += 1  # the same bytes are in the project already (maybe not ours)
-            elif item.replaced:
-                report.replaced += 1
+            if recovered:
+                report.recovered += 1  # the project already has it as it should: nothing changed
+            elif not owned:
+                report.duplicate(item.blob.name)  # the same bytes are in the project already
             else:
-                report.uploaded += 1
-            if owned:
+                report.replaced += item.replaced
+                report.uploaded += not item.replaced
                 self._changed()
+        self._discard_unused_tags(sent, results)
+
+    def _discard_unused_tags(self, sent: list[tuple[Upload, str]], results: list) -> None:
+        """Tags created for this batch whose images the service all refused go again."""
+        taken = {
+            tag for result in results if result.status == "OK" and result.image for tag in _tag_ids(result)
+        }
+        for item, tag_id in sent:
+            if tag_id in self.tags.fresh and tag_id not in taken:
+                self.tags.discard(item.folder, tag_id)
 
     def _failed(self, item: Upload, code: str, report: SyncReport) -> None:
         report.fail(item.blob.name, code)
@@ -307,6 +333,11 @@ class Mirror:
             )
         elif (entry := self.manifest.entry(item.blob.name)) is not None and entry.status != REPLACED:
             self.manifest.put(item.blob.name, None)  # tried again next cycle
+
+
+def _tag_ids(result) -> set[str]:
+    """The tag ids of the image an upload result names (a duplicate's are the existing image's)."""
+    return {tag.tag_id for tag in (result.image.tags or [])} if result.image else set()
 
 
 __all__ = ["Manifest", "Mirror", "Sources", "SyncReport"]

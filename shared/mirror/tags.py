@@ -3,7 +3,9 @@
 The project's tags are read once per sync, and only when something needs a tag. A missing tag is
 created (the Negative folder's as type ``Negative``). Creation is tried at most twice: when the service
 says the name is taken (someone created it meanwhile), the tags are read again once; a name that still
-cannot be resolved fails only the images of that folder. No recursion, no unbounded loop.
+cannot be resolved fails only the images of that folder. No recursion, no unbounded loop. A tag this
+sync created whose images the service then all refused is deleted again (``discard``): a folder of
+non-images leaves no empty tag behind.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class TagResolver:
         self.cv = cv
         self.project_id = project_id
         self.created: list[str] = []
+        self.fresh: set[str] = set()  # ids of the tags this sync created
         self._ids: dict[str, str] | None = None  # tag key -> id
         self._negative: str | None = None
         self._failed: dict[str, str] = {}  # tag key -> failure code
@@ -78,6 +81,7 @@ class TagResolver:
                 self._failed[folder.key] = code
                 return None
             self.created.append(tag.name)
+            self.fresh.add(tag.id)
             assert self._ids is not None
             self._ids[folder.key] = tag.id
             if folder.negative:
@@ -85,6 +89,16 @@ class TagResolver:
             return tag.id
         self._failed[folder.key] = "TagConflict"
         return None
+
+    def discard(self, folder: Folder, tag_id: str) -> None:
+        """Delete a tag this sync created and no image took (the next image of its folder creates it)."""
+        if self._ids is None or self._ids.get(folder.key) != tag_id:
+            return
+        self.cv.training(lambda t: t.delete_tag(self.project_id, tag_id), f"delete tag {folder.name[:40]}")
+        del self._ids[folder.key]
+        if self._negative == tag_id:
+            self._negative = None
+        self.created = [name for name in self.created if tag_key(name) != folder.key]
 
     def failure(self, folder: Folder) -> str:
         return self._failed.get(folder.key, "TagConflict")

@@ -2,7 +2,8 @@
 
 ``OnnxClassifier.load(zip_bytes)`` refuses anything it could not classify with right (``ModelError``
 with one of the catalogue's ``Model*`` codes): a zip without ``cvexport.manifest``, a model whose SHA-1
-differs from the manifest's, an input other than one float ``data`` ``[1, 3, H, W]``, an output other than
+differs from the manifest's, an input other than one float ``data`` ``[1, 3, H, W]`` (H and W within
+Custom Vision's bounds), an output other than
 ``model_output`` ``[1, N]`` with N the number of labels (older exports' ``loss`` / ``classLabel``
 outputs included). ``predict`` answers ``(tagName, probability)`` pairs, most probable first, like the
 service's predictions.
@@ -26,6 +27,11 @@ INPUT_NAME = "data"
 OUTPUT_NAME = "model_output"
 LEGACY_OUTPUTS = ("classLabel", "loss")
 _ELEMENT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+# Custom Vision's compact classification exports take 224 x 224 (its detection exports at most 512 x 512);
+# a side outside these bounds is refused before any buffer of that size is made (a forged 60000 x 60000
+# input would need tens of gigabytes; 8000 x 8000 would feed every image at that size).
+MIN_INPUT_SIDE = 32
+MAX_INPUT_SIDE = 1024
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +128,12 @@ def _check_input(session: ort.InferenceSession) -> tuple[int, int, type]:
     fixed = len(shape) == 4 and _batch_of_one(shape[0]) and shape[1] == 3
     if not fixed or not all(isinstance(d, int) and d > 0 for d in shape[2:]):
         raise ModelError("ModelInputUnsupported", f"data is shaped {_shape_text(shape)}")
+    if not all(MIN_INPUT_SIDE <= side <= MAX_INPUT_SIDE for side in shape[2:]):
+        raise ModelError(
+            "ModelInputUnsupported",
+            f"data is shaped {_shape_text(shape)}, and Custom Vision's exports take {MIN_INPUT_SIDE} to "
+            f"{MAX_INPUT_SIDE} px a side",
+        )
     return shape[2], shape[3], _ELEMENT_TYPES[element]
 
 

@@ -10,14 +10,22 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 from shared.errors import PermanentError
 
 MANIFEST_FILE = "cvexport.manifest"
-# Larger than any compact-domain export (EfficientNet-Lite0 with its head is ~12 MB): a bigger member is
-# refused before it is read, so a crafted zip cannot fill the memory.
-MAX_MEMBER_BYTES = 256 * 1024 * 1024
+# Each member has a limit by its role, checked on the size the zip declares and again while it is
+# decompressed (a forged header cannot lie past it), so a zip bomb is refused after at most that many
+# bytes. The model: larger than any compact-domain export (EfficientNet-Lite0 with its head is ~12 MB).
+# The labels: a project's most tags (500 on S0) at 256 characters of up to 4 UTF-8 bytes each.
+# The manifest and the metadata: a dozen or two short keys (the service's are under 2 KB).
+MAX_MODEL_BYTES = 256 * 1024 * 1024
+MAX_LABELS_BYTES = 512 * 1024
+MAX_MANIFEST_BYTES = 64 * 1024
+MAX_METADATA_BYTES = 64 * 1024
+_CHUNK = 1024 * 1024
 
 
 class ModelError(PermanentError):
@@ -48,7 +56,7 @@ def read_package(data: bytes) -> ExportPackage:
         manifest = _manifest(archive)
         model_file = _file_name(manifest, "ModelFileName", "model.onnx")
         label_file = _file_name(manifest, "LabelFileName", "labels.txt")
-        model = _member(archive, model_file)
+        model = _member(archive, model_file, MAX_MODEL_BYTES)
         expected = manifest.get("ModelFileSHA1")
         if not isinstance(expected, str) or not expected:
             raise ModelError("ModelInvalid", f"{MANIFEST_FILE} has no ModelFileSHA1")
@@ -58,26 +66,36 @@ def read_package(data: bytes) -> ExportPackage:
                 "ModelChecksumMismatch",
                 f"{model_file} has SHA-1 {actual} but {MANIFEST_FILE} says {expected.strip()}",
             )
-        labels = _labels(_member(archive, label_file), label_file)
+        labels = _labels(_member(archive, label_file, MAX_LABELS_BYTES), label_file)
         metadata = _metadata(archive, manifest)
     return ExportPackage(model, labels, manifest, metadata, actual)
 
 
 def _manifest(archive: zipfile.ZipFile) -> dict[str, object]:
-    raw = _member(archive, MANIFEST_FILE)
-    try:
-        manifest = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError):
-        raise ModelError("ModelInvalid", f"{MANIFEST_FILE} is not valid JSON") from None
-    if not isinstance(manifest, dict):
-        raise ModelError("ModelInvalid", f"{MANIFEST_FILE} is not a JSON object")
+    manifest = _json_object(_member(archive, MANIFEST_FILE, MAX_MANIFEST_BYTES), MANIFEST_FILE)
     platform = manifest.get("Platform")
-    if platform is not None and str(platform).upper() != "ONNX":
+    if platform is not None and not isinstance(platform, str):
+        raise ModelError("ModelInvalid", f"{MANIFEST_FILE} has a Platform that is not a text value")
+    if platform is not None and platform.upper() != "ONNX":
         raise ModelError("ModelInvalid", f"it was exported for the platform {platform}, not ONNX")
     domain = manifest.get("DomainType")
+    if domain is not None and not isinstance(domain, str):
+        raise ModelError("ModelInvalid", f"{MANIFEST_FILE} has a DomainType that is not a text value")
     if domain is not None and domain != "Classification":
         raise ModelError("ModelInvalid", f"it is a {domain} model; the pipeline classifies images")
     return manifest
+
+
+def _json_object(raw: bytes, name: str) -> dict[str, object]:
+    """``raw`` as a JSON object; ModelInvalid for bytes that are not JSON, nest too deeply or are not an
+    object."""
+    try:
+        value = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ModelError("ModelInvalid", f"{name} is not valid JSON (or is nested too deeply)") from None
+    if not isinstance(value, dict):
+        raise ModelError("ModelInvalid", f"{name} is not a JSON object")
+    return value
 
 
 def _file_name(manifest: dict[str, object], key: str, default: str) -> str:
@@ -87,19 +105,32 @@ def _file_name(manifest: dict[str, object], key: str, default: str) -> str:
     return name
 
 
-def _member(archive: zipfile.ZipFile, name: str) -> bytes:
+def _member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
+    """The member ``name``, decompressed a chunk at a time and refused as soon as it passes ``limit``."""
     try:
         info = archive.getinfo(name)
     except KeyError:
         raise ModelError("ModelInvalid", f"the zip has no {name} at its root") from None
-    if info.file_size > MAX_MEMBER_BYTES:
-        raise ModelError("ModelInvalid", f"{name} is larger than {MAX_MEMBER_BYTES // 2**20} MB")
+    too_large = ModelError("ModelInvalid", f"{name} is larger than {_size_text(limit)}")
+    if info.file_size > limit:
+        raise too_large
+    chunks, total = [], 0
     try:
-        return archive.read(info)
-    except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError):
+        with archive.open(info) as member:
+            while chunk := member.read(min(_CHUNK, limit + 1 - total)):
+                chunks.append(chunk)
+                total += len(chunk)
+                if total > limit:
+                    raise too_large
+    except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError, EOFError, zlib.error):
         raise ModelError(
             "ModelInvalid", f"{name} cannot be extracted from the zip (damaged or encrypted)"
         ) from None
+    return b"".join(chunks)
+
+
+def _size_text(limit: int) -> str:
+    return f"{limit // 2**20} MB" if limit >= 2**20 else f"{limit // 2**10} KB"
 
 
 def _labels(raw: bytes, name: str) -> tuple[str, ...]:
@@ -114,6 +145,11 @@ def _labels(raw: bytes, name: str) -> tuple[str, ...]:
         raise ModelError("ModelInvalid", f"{name} lists no tags")
     if not all(labels):
         raise ModelError("ModelInvalid", f"{name} has an empty line among its tags")
+    seen: dict[str, int] = {}
+    for line, label in enumerate(labels, start=1):
+        first = seen.setdefault(label.casefold(), line)
+        if first != line:  # the service's tag names are unique regardless of case
+            raise ModelError("ModelInvalid", f"{name} lists one tag twice (lines {first} and {line})")
     return labels
 
 
@@ -122,10 +158,7 @@ def _metadata(archive: zipfile.ZipFile, manifest: dict[str, object]) -> dict[str
     name = manifest.get("MetadataPropsFileName", "metadata_properties.json")
     if not isinstance(name, str) or name not in archive.namelist():
         return {}
-    try:
-        values = json.loads(_member(archive, name).decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError):
-        raise ModelError("ModelInvalid", f"{name} is not valid JSON") from None
-    if not isinstance(values, dict):
-        raise ModelError("ModelInvalid", f"{name} is not a JSON object")
-    return {str(key): str(value) for key, value in values.items() if value is not None}
+    values = _json_object(_member(archive, name, MAX_METADATA_BYTES), name)
+    if not all(value is None or isinstance(value, str | int | float) for value in values.values()):
+        raise ModelError("ModelInvalid", f"{name} has a value that is neither text nor a number")
+    return {key: str(value) for key, value in values.items() if value is not None}

@@ -4,8 +4,9 @@
 call while there is no usable model), with a conditional GET: an unchanged pointer costs one 304. A new
 pointer's zip is downloaded, its SHA-1 compared with the pointer's, and it is checked by
 ``OnnxClassifier.load`` before it replaces the model in use; checked models are cached by the zip's
-SHA-1. A zip or pointer that cannot be used is logged and the previous model kept; with none, the error
-(a catalogue ``Model*`` code) is what ``current()`` raises.
+SHA-1. A zip or pointer that cannot be used is refused (``ModelRefused``, with the reason) and the
+previous model kept; with none, the refusal is what ``current()`` raises. A refused pointer is tried again
+only when its ETag changes; a storage error while reading it leaves it to be read again.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError, ResourceNotModifiedError
+from azure.core.exceptions import (
+    AzureError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ResourceNotModifiedError,
+)
 from azure.storage.blob import ContainerClient
 
 from shared import documents
@@ -99,32 +105,42 @@ class ModelStore:
                     POINTER_BLOB, etag=self._pointer_etag, match_condition=MatchConditions.IfModified
                 )
             raw = downloader.readall()
-        except (ResourceNotModifiedError, ResourceModifiedError):  # 304; Azurite answers 412 ConditionNotMet
+        except (ResourceNotModifiedError, ResourceModifiedError) as unchanged:
+            if unchanged.status_code != 304:  # the storage SDK reports a 304 as either class
+                raise
             return
         except ResourceNotFoundError:
             if self._model is not None:
                 log.warning("%s was removed: no model to classify with", POINTER_BLOB)
             self._model, self._error, self._pointer_etag = None, None, None
             return
-        self._pointer_etag = downloader.properties.etag  # a bad version is not read again
+        etag = downloader.properties.etag
         try:
             model = self._load(_pointer(raw))
-        except PermanentError as error:
+        except AzureError:  # storage failed, not the model: read this version again next time
             if self._model is None:
-                log.warning("%s is not usable (%s); no model to classify with", POINTER_BLOB, error.code)
-                self._error = error
-            else:
-                log.warning(
-                    "%s is not usable (%s): %s; iteration %s stays in use",
-                    POINTER_BLOB,
-                    error.code,
-                    error.message,
-                    self._model.info.iteration_id,
-                )
+                raise
+            log.warning("the model %s points at could not be read; the model in use stays", POINTER_BLOB)
             return
+        except PermanentError as error:
+            self._refuse(etag, error.code, error.message)
+            return
+        except Exception:  # MemoryError, onnxruntime's own classes: refused once, not on every image
+            log.exception("the model %s points at could not be loaded", POINTER_BLOB)
+            self._refuse(etag, "ModelLoadFailed", "it could not be loaded; the app's log has the details")
+            return
+        self._pointer_etag = etag
         if self._model is None or model.sha1 != self._model.sha1:
             log.info("model in use: %s (iteration %s)", model.sha1, model.info.iteration_id)
         self._model, self._error = model, None
+
+    def _refuse(self, etag: str | None, code: str, reason: str) -> None:
+        """Remember the refusal of this version of current.json; the model in use (if any) stays."""
+        self._pointer_etag = etag
+        in_use = self._model.info.iteration_id if self._model else None
+        log.warning("ModelRefused (%s): %s; model in use: %s", code, reason, in_use or "none")
+        if self._model is None:
+            self._error = PermanentError("ModelRefused", reason=reason)
 
     def _load(self, pointer: ModelPointer) -> LoadedModel:
         data = self._download(pointer.model_blob)

@@ -76,11 +76,9 @@ class ExportStep:
         record = run.record
         pid, published = record.project_id, record.published
         data = download(uri)
-        from shared.onnx.model import OnnxClassifier  # onnxruntime: imported only when a model is exported
-
         try:
-            classifier = OnnxClassifier.load(data)
-        except PermanentError as error:  # a Model* code: the zip is not one the pipeline can use
+            classifier = _checked(data, run.run_id)
+        except PermanentError as error:  # ModelRefused with the reason: the zip is not one to use
             log.warning("run %s: the exported zip is refused: %s", run.run_id, error.message)
             record.export.status = "Invalid"
             return _kept(run, error.code, error.message)
@@ -101,6 +99,20 @@ class ExportStep:
         record.export.status, record.export.model_blob, record.export.sha1 = "Done", pointer.model_blob, sha1
         log.info("run %s: %s is the current model (%s)", run.run_id, pointer.model_blob, sha1)
         return Step.PRUNE
+
+
+def _checked(data: bytes, run_id: str) -> Any:
+    """The zip as an OnnxClassifier; PermanentError ModelRefused with the reason if it cannot be used."""
+    from shared.onnx.model import OnnxClassifier  # onnxruntime: imported only when a model is exported
+
+    try:
+        return OnnxClassifier.load(data)
+    except PermanentError as error:  # a Model* code: what exactly is wrong with the zip
+        reason = error.message
+    except Exception:  # MemoryError, onnxruntime's own classes: refused, not retried
+        log.exception("run %s: the exported zip could not be loaded", run_id)
+        reason = "it could not be loaded; the app's log has the details"
+    raise PermanentError("ModelRefused", reason=reason)
 
 
 def _matching(exports: list[Any]) -> Any | None:

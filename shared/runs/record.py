@@ -61,7 +61,8 @@ class SyncFailure:
 
 @dataclass
 class SyncCounts:
-    """What the sync did to the project's images (a resumed sync keeps adding to the same counts)."""
+    """What the sync did to the project's images (a resumed sync keeps adding to the same counts).
+    ``recovered``: images of a rebuilt manifest found to be the pipeline's again (no upload)."""
 
     listed: int = 0
     uploaded: int = 0
@@ -70,10 +71,14 @@ class SyncCounts:
     deleted: int = 0
     unchanged: int = 0
     duplicates: int = 0
+    recovered: int = 0
     failed: int = 0
     ignored: int = 0
     tags_created: list[str] = field(default_factory=list)
     failures: list[SyncFailure] = field(default_factory=list)
+    # blobs whose content the project already had (not added again; the first 20 named)
+    duplicate_blobs: list[str] = field(default_factory=list)
+    warnings: list[RunError] = field(default_factory=list)  # e.g. ManifestRebuilt
 
 
 @dataclass

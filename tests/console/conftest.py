@@ -29,6 +29,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 CONSOLE_SETTINGS = {"REVIEW_THRESHOLD": "1"}
+DESKTOP = (1280, 800)
+PHONE = (390, 844)
 
 
 @pytest.fixture(scope="session")
@@ -101,8 +103,11 @@ def open_console(browser: Any, console_url: str, function_key: str) -> Iterator[
     """A fresh browser context on the console, with the key entered unless ``key=None``."""
     contexts = []
 
-    def open_(page: str = "results", key: str | None = function_key) -> Watched:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+    def open_(
+        page: str = "results", key: str | None = function_key, viewport: tuple[int, int] = (1280, 900)
+    ) -> Watched:
+        width, height = viewport
+        context = browser.new_context(viewport={"width": width, "height": height}, has_touch=width < 600)
         contexts.append(context)
         watched = Watched(context.new_page())
         watched.page.goto(f"{console_url}#{page}")

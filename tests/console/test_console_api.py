@@ -26,6 +26,13 @@ DATA_ROUTES = [
     ("GET", "training"),
     ("GET", "training/tag?tag=apple"),
     ("GET", "runs"),
+    ("GET", "training/duplicates"),
+    ("POST", "training/upload?tag=apple&name=a.jpg"),
+    ("POST", "iteration/publish"),
+    ("POST", "iteration/unpublish"),
+    ("POST", "iteration/delete"),
+    ("GET", "iteration/export?iteration=x"),
+    ("POST", "iteration/quick?iteration=x"),
     ("POST", "review/assign"),
     ("POST", "review/discard"),
     ("POST", "result/label"),
@@ -171,7 +178,7 @@ def test_results_come_in_pages_of_at_most_fifty_with_a_continuation(console_stac
         if not token:
             break
     ours = [n for n in seen if n.startswith(prefix)]
-    assert ours == [f"{prefix}/{i:03d}.jpg" for i in range(60)]
+    assert ours == [f"{prefix}/{i:03d}.jpg" for i in reversed(range(60))]  # newest first
     assert len(seen) == len(set(seen)) and pages >= 2
     status, page, _ = api(console_stack, "GET", "results?min=2")
     assert status == 400 and "'min'" in page["error"]["message"]
@@ -343,3 +350,31 @@ def test_a_blob_that_is_not_an_image_has_no_preview(console_stack: Stack):
     assert name in answer["error"]["message"]
     assert headers["content-type"].startswith("application/json")
     console_stack.container("REVIEW_CONTAINER").delete_blob(name)
+
+
+def test_a_result_that_is_not_an_image_cannot_be_added_to_training(console_stack: Stack):
+    name = f"not-an-image-{uuid.uuid4().hex[:6]}.jpg"
+    console_stack.container("IMAGES_CONTAINER").upload_blob(name, b"%PDF-1.7 not a photo")
+    training = console_stack.container("TRAINING_CONTAINER")
+    status, answer, _ = api(console_stack, "POST", "result/label", {"name": name, "tag": "apple"})
+    assert status == 422 and answer["error"]["code"] == "NotAnImage", answer
+    assert "not an image" in answer["error"]["message"].lower()
+    assert [b.name for b in training.list_blobs(name_starts_with="apple/not-an-image")] == []
+    console_stack.container("IMAGES_CONTAINER").delete_blob(name)
+
+
+def test_beyond_the_limit_the_gallery_follows_the_names_and_says_so(
+    console_stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    """Newest first needs every name and date in one listing call; a container with more documents than
+    NEWEST_LIMIT (lowered here) is shown in name order, a page at a time."""
+    results = console_stack.container("RESULTS_CONTAINER")
+    newest = gallery.page(results, {})
+    assert newest["order"] == "newest"
+    monkeypatch.setattr(gallery, "NEWEST_LIMIT", 5)
+    first = gallery.page(results, {})
+    assert first["order"] == "name" and first["read"] == 50 and first["continuation"]
+    names = [item["name"] for item in first["items"]]
+    assert names == sorted(names)
+    status, answer, _ = api(console_stack, "GET", "results?continuation=newest:50")
+    assert status == 200 and answer["order"] == "newest"  # devhost's own process: the real limit

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.console.accessibility import audit
 from tests.console.conftest import Watched
 from tests.robustness.conftest import Stack
 from tests.support.waiting import wait_until
@@ -54,6 +55,7 @@ def test_without_a_key_the_page_asks_for_it_and_a_wrong_key_is_refused(open_cons
     assert seen and all(status == 401 for _, status in seen), seen
     assert all("not-the-key" not in url for url, _ in seen)  # the key never goes into a URL
     shot(watched, screenshots, "key")
+    audit(page, "the key panel after a refused key")
     assert not watched.dialogs and not watched.errors
 
 
@@ -106,10 +108,12 @@ def test_hostile_blob_names_show_as_text_and_no_script_runs(console_stack: Stack
     page.locator(".tile", has_text="onerror").first.click()
     page.wait_for_selector("#result-detail h2")
     assert page.inner_text("#result-detail h2") == HOSTILE_NAMES[0]
-    assert json.loads(page.inner_text("#result-detail pre"))["blob"]["name"] == HOSTILE_NAMES[0]
+    assert json.loads(page.text_content("#result-detail pre"))["blob"]["name"] == HOSTILE_NAMES[0]
     page.wait_for_selector("#result-detail img.preview[src^='blob:']")
+    audit(page, "a result with a hostile name in the drawer")
     page.goto(page.url.split("#")[0] + "#review")
     page.wait_for_selector("#review-strip li")
+    audit(page, "the review queue with hostile names")
     review_names = texts(watched, "#review-strip .name")
     assert set(HOSTILE_NAMES) <= set(review_names)
     page.wait_for_timeout(500)  # time for any injected handler to fire
@@ -142,6 +146,7 @@ def test_labelling_with_keystrokes_then_retrain_and_the_runs_page(
     page = watched.page
     page.wait_for_selector("#review-name")
     shot(watched, screenshots, "review")
+    audit(page, "the review queue")
     keys = {"apple": "1", "banana": "2", "orange": "3"}
     labelled: list[str] = []
     undone = False
@@ -168,6 +173,7 @@ def test_labelling_with_keystrokes_then_retrain_and_the_runs_page(
                 "() => document.querySelector('#review-last').textContent.startsWith('Undone')"
             )
             assert review.get_blob_client(current).exists()
+            audit(page, "the review queue after an undo")
             undone = True
             continue
         labelled.append(current)
@@ -183,6 +189,7 @@ def test_labelling_with_keystrokes_then_retrain_and_the_runs_page(
     page.goto(page.url.split("#")[0] + "#runs")
     page.wait_for_selector("#retrain-now")
     page.click("#retrain-now")
+    audit(page, "the runs page following a retrain")
     final = wait_run_finished(watched)
     assert final in ("succeeded", "rejected"), page.inner_text("#run-live")
     run_id = page.inner_text("#run-live strong").removeprefix("Run ").rstrip(": ")
@@ -216,6 +223,7 @@ def test_labelling_with_keystrokes_then_retrain_and_the_runs_page(
         assert points.count() == len(completed)
     assert page.locator("#iterations tbody tr").count() == len(completed)
     shot(watched, screenshots, "runs")
+    audit(page, "the runs page with two iterations")
     assert not watched.dialogs and not watched.errors, (watched.dialogs, watched.errors)
 
 
@@ -238,10 +246,12 @@ def test_results_filters_detail_and_add_to_training(console_stack: Stack, open_c
     page = watched.page
     load_until_shown(watched, [good])
     shot(watched, screenshots, "results")
+    audit(page, "the results gallery")
     page.select_option("select[name=status]", "error")
     load_until_shown(watched, [broken])
     assert page.locator(".tile.ok").count() == 0
     assert "NotAnImage" in page.inner_text(f".tile[data-name='{broken}']")
+    audit(page, "the results gallery filtered to errors")
     page.select_option("select[name=status]", "")
     page.select_option("select[name=band]", "0.95-1")
     page.select_option("select[name=tag]", "orange")
@@ -253,11 +263,11 @@ def test_results_filters_detail_and_add_to_training(console_stack: Stack, open_c
     page.click(f".tile[data-name='{good}']")
     page.wait_for_selector("#result-detail img.preview[src^='blob:']")
     shot(watched, screenshots, "result-detail")
+    audit(page, "a result in the drawer")
     page.select_option("select[name=label-tag]", "orange")
-    page.click("#result-detail .actions button")
-    page.wait_for_function(
-        "() => document.querySelector('#result-detail .message').textContent.startsWith('Added')"
-    )
+    page.click("#label-add")
+    page.wait_for_function("() => document.querySelector('#label-outcome').textContent.startsWith('Added')")
+    audit(page, "a result added to training")
     training = console_stack.container("TRAINING_CONTAINER")
     assert training.download_blob("orange/orange.jpg").readall() == orange
     assert not console_stack.container("REVIEW_CONTAINER").get_blob_client(good).exists()
@@ -279,14 +289,17 @@ def test_training_set_move_and_delete(console_stack: Stack, open_console, screen
     }
     assert counts["apple"] == sum(1 for _ in training.list_blobs(name_starts_with="apple/"))
     shot(watched, screenshots, "training")
+    audit(page, "the training set")
     page.select_option(f"li.card[data-name='{moved}'] select", "orange")
+    page.click(f"li.card[data-name='{moved}'] button:text-is('Move')")
     wait_until(lambda: training.get_blob_client(f"orange/a-{tag}.jpg").exists(), 30, "the moved blob")
     assert not training.get_blob_client(moved).exists()
     page.wait_for_selector(f"li.card[data-name='orange/a-{tag}.jpg']")
     assert page.inner_text("section[data-tag='orange'] .count") == f"({counts['orange'] + 1})"
-    button = page.locator(f"li.card[data-name='{deleted}'] button")
+    button = page.locator(f"li.card[data-name='{deleted}'] button.danger")
     button.click()
     assert training.get_blob_client(deleted).exists()  # the first click only arms it
+    audit(page, "the training set with a delete armed")
     button.click()
     wait_until(lambda: not training.get_blob_client(deleted).exists(), 30, "the deleted blob gone")
     assert not watched.dialogs and not watched.errors, (watched.dialogs, watched.errors)
@@ -303,4 +316,43 @@ def test_quick_test_of_img_test_2_shows_banana_first(console_stack: Stack, open_
     assert float(texts(watched, "#quick-output .bar .value")[0].rstrip("%")) >= 90
     page.wait_for_timeout(200)
     shot(watched, screenshots, "quick-test")
+    audit(page, "the quick test with an answer")
+    assert not watched.dialogs and not watched.errors, (watched.dialogs, watched.errors)
+
+
+def test_several_images_moved_and_deleted_together_and_the_untagged_count(console_stack: Stack, open_console):
+    training = console_stack.container("TRAINING_CONTAINER")
+    tag = uuid.uuid4().hex[:6]
+    apple = sorted((console_stack.fruit / "training-images" / "apple").glob("*.jpg"))
+    names = [f"apple/sel-{tag}-{i}.jpg" for i in range(3)]
+    for name, path in zip(names, apple, strict=False):
+        training.upload_blob(name, path.read_bytes())
+    waiting = sum(1 for _ in console_stack.container("REVIEW_CONTAINER").list_blobs())
+    watched = open_console("training")
+    page = watched.page
+    for name in names[:2]:
+        page.check(f"li.card[data-name='{name}'] input.pick-box")
+    assert page.inner_text("#selection-count") == "2 selected"
+    audit(page, "the training set with two images selected")
+    page.select_option("#selection-tag", "banana")
+    page.click("#selection-move")
+    page.wait_for_function(
+        "() => document.querySelector('#status').textContent === 'Moved 2 images to banana.'"
+    )
+    moved = [f"banana/{n.rsplit('/', 1)[1]}" for n in names[:2]]
+    assert all(training.get_blob_client(n).exists() for n in moved)
+    assert not any(training.get_blob_client(n).exists() for n in names[:2])
+    assert page.is_hidden("#selection")
+    for name in [*moved, names[2]]:
+        page.check(f"li.card[data-name='{name}'] input.pick-box")
+    page.click("#selection-delete")
+    assert training.get_blob_client(names[2]).exists()  # the first click only asks
+    page.click("#selection-delete")
+    page.wait_for_function(
+        "() => document.querySelector('#status').textContent === 'Deleted 3 images from the training set.'"
+    )
+    assert not any(training.get_blob_client(n).exists() for n in [*moved, names[2]])
+    if waiting:
+        assert page.inner_text("#training-untagged").startswith(f"{waiting} image")
+        assert page.get_attribute("#training-untagged a", "href") == "#review"
     assert not watched.dialogs and not watched.errors, (watched.dialogs, watched.errors)

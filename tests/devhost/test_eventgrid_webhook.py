@@ -60,7 +60,8 @@ def test_a_blob_created_event_runs_the_function_once_for_that_version(scenario, 
     wait_until(lambda: scenario.events("finished", "in/photo.txt"), what="the function to finish")
     again = requests.post(url, json=[blob_event(photo.url)], headers=NOTIFY, timeout=10)
 
-    assert again.status_code == 202 and "already run" in again.json()["events"][0]
+    assert again.status_code == 202 and again.json()["events"][0].endswith("queued")
+    wait_until(lambda: not _inbox(scenario), what="the second event's batch to be delivered")
     [started] = scenario.events("started", "in/photo.txt")
     assert started["data"] == "hello"
     assert started["etag"] == photo.get_blob_properties().etag
@@ -189,3 +190,40 @@ def test_an_accepted_event_still_runs_after_a_crash_cuts_its_first_attempt(scena
     assert len(scenario.events("started", "hold-me.txt")) == 2
     assert len(scenario.events("finished", "hold-me.txt")) == 1
     assert host.stop() == 0
+
+
+def _inbox(scenario) -> list[str]:
+    """The Event Grid batches kept and not yet delivered, of every host on this Azurite."""
+    hosts = scenario.blobs.get_container_client("azure-webjobs-hosts")
+    return [b.name for b in hosts.list_blobs(name_starts_with="eventgrid-inbox/")]
+
+
+def test_a_batch_is_de_duplicated_by_blob_before_any_storage_call_and_answered_at_once(scenario, devhost):
+    """3,000 copies of one event and 20 events of 10 other blobs: one inbox write, then one delivery per
+    distinct blob (a receipt each), the function run once per blob."""
+    host, watched = _start(scenario, devhost)
+    url = webhook_url(host.url, "on_blob")
+    hot = watched.upload_blob("hot.txt", b"everyone wants me")
+    others = [watched.upload_blob(f"b/{i}.txt", f"blob {i}".encode()) for i in range(10)]
+    events = [blob_event(hot.url) for _ in range(3000)] + [blob_event(b.url) for b in others * 2]
+
+    answer = requests.post(url, json=events, headers=NOTIFY, timeout=30)
+
+    assert answer.status_code == 202
+    outcomes = answer.json()["events"]
+    assert len(outcomes) == 3020
+    queued = [o for o in outcomes if o.endswith(" queued")]
+    assert sorted(q.split("/", 1)[1] for q in queued) == sorted(
+        ["hot.txt queued"] + [f"b/{i}.txt queued" for i in range(10)]
+    )
+    assert outcomes[1] == f"{watched.container_name}/hot.txt: the same blob as event 0"
+    assert outcomes[3010] == f"{watched.container_name}/b/0.txt: the same blob as event 3000"
+    wait_until(lambda: len(scenario.events("finished")) == 11, 60, "one run per distinct blob")
+    wait_until(lambda: not _inbox(scenario), what="the batch to leave the inbox once delivered")
+    receipts = scenario.blobs.get_container_client("azure-webjobs-hosts").list_blobs(
+        name_starts_with="blobreceipts/"
+    )
+    ours = [r.name for r in receipts if f"/{watched.container_name}/" in r.name]
+    assert len(ours) == 11  # one receipt write per distinct blob, not per event
+    for name in ["hot.txt"] + [f"b/{i}.txt" for i in range(10)]:
+        assert len(scenario.events("started", name)) == 1, name

@@ -131,8 +131,10 @@ def portal_zip(
     metadata: dict[str, str | None] | None = None,
     omit: Sequence[str] = (),
     sha1: str | None = None,
+    raw: dict[str, bytes] | None = None,
 ) -> bytes:
-    """The four files at the zip's root, the manifest carrying the model's SHA-1 (unless ``sha1`` says)."""
+    """The four files at the zip's root, the manifest carrying the model's SHA-1 (unless ``sha1`` says);
+    ``raw`` replaces a file's bytes as given."""
     model_bytes = model if isinstance(model, bytes) else model.SerializeToString()
     files = {
         "model.onnx": model_bytes,
@@ -145,6 +147,7 @@ def portal_zip(
             }
         ).encode(),
         "metadata_properties.json": json.dumps(PORTAL_METADATA if metadata is None else metadata).encode(),
+        **(raw or {}),
     }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

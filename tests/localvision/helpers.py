@@ -13,6 +13,7 @@ import numpy as np
 from azure.cognitiveservices.vision.customvision.prediction import CustomVisionPredictionClient
 from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
 from azure.cognitiveservices.vision.customvision.training.models import (
+    Export,
     ImageFileCreateBatch,
     ImageFileCreateEntry,
     Iteration,
@@ -21,6 +22,8 @@ from azure.cognitiveservices.vision.customvision.training.models import (
 from msrest.authentication import ApiKeyCredentials
 from PIL import Image
 
+from localvision.blobstore import BlobStore
+from localvision.server import RunningServer
 from tests.conftest import PREDICTION_KEY, TRAINING_KEY
 from tests.support.http_server import serving
 
@@ -29,6 +32,7 @@ PREDICTION_RESOURCE_ID = (
     "Microsoft.CognitiveServices/accounts/vision-prediction"
 )
 FOOD_DOMAIN = "c151d5b5-dd07-472a-acc8-15d29dea8518"
+COMPACT_DOMAIN = "0732100f-1a38-4e49-a514-c9b44c697ab5"  # General (compact)
 GENERAL_DOMAIN = "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31"
 OD_GENERAL_DOMAIN = "da2e3a8a-40a5-4171-82f4-58522f70fbc1"
 
@@ -134,3 +138,34 @@ def with_query(uri: str, **changes: str | None) -> str:
         else:
             query[key] = value
     return parts._replace(query=urlencode(query)).geturl()
+
+
+def kept(server: RunningServer, folder: str) -> list[str]:
+    """What the server's store keeps under ``folder`` (e.g. ``projects/{id}``): its files in the data
+    folder and, on the blob store, its blobs in the container."""
+    names = sorted(str(p.relative_to(server.data_dir)) for p in (server.data_dir / folder).rglob("*"))
+    store = server.server.backend.store
+    if isinstance(store, BlobStore):
+        names += sorted(blob.name for blob in store.container.list_blobs(name_starts_with=folder + "/"))
+    return names
+
+
+def wait_exported(client, project_id: str, iteration_id: str, flavor: str | None = None) -> Export:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        exports = [e for e in client.get_exports(project_id, iteration_id) if e.flavor == flavor]
+        assert len(exports) == 1, "one export per platform and flavor"
+        if exports[0].status != "Exporting":
+            return exports[0]
+        time.sleep(0.2)
+    raise TimeoutError("export still running after 120 s")
+
+
+def tiny_compact(client: CustomVisionTrainingClient, name: str = "tiny compact") -> tuple[str, str]:
+    """A project on General (compact) with red / blue, 5 generated images each, training started."""
+    project = client.create_project(name, domain_id=COMPACT_DOMAIN, classification_type="Multiclass")
+    for tag_name, color, offset in (("red", RED, 0), ("blue", BLUE, 100)):
+        tag = client.create_tag(project.id, tag_name)
+        images = [image_bytes(color, seed=offset + i) for i in range(5)]
+        assert upload(client, project.id, tag.id, images).is_batch_successful
+    return project.id, client.train_project(project.id).id

@@ -16,7 +16,6 @@ import pytest
 import requests
 from azure.cognitiveservices.vision.customvision.training import CustomVisionTrainingClient
 from azure.cognitiveservices.vision.customvision.training.models import (
-    Export,
     ImageFileCreateBatch,
     ImageFileCreateEntry,
 )
@@ -31,17 +30,20 @@ from tests.conftest import PREDICTION_KEY, TRAINING_KEY
 from tests.export.sample_consumer import SampleConsumer
 from tests.localvision.helpers import (
     BLUE,
+    COMPACT_DOMAIN,
     PREDICTION_RESOURCE_ID,
     RED,
     image_bytes,
+    kept,
     predictor,
+    tiny_compact,
     trainer,
     upload,
+    wait_exported,
     wait_trained,
     with_query,
 )
 
-COMPACT_DOMAIN = "0732100f-1a38-4e49-a514-c9b44c697ab5"  # General (compact)
 PUBLISHED = "compact-fruit"
 
 
@@ -56,27 +58,6 @@ def error_of(call, *args, **kwargs) -> HttpOperationError:
     with pytest.raises(HttpOperationError) as caught:
         call(*args, **kwargs)
     return caught.value
-
-
-def wait_exported(client, project_id: str, iteration_id: str, flavor: str | None = None) -> Export:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        exports = [e for e in client.get_exports(project_id, iteration_id) if e.flavor == flavor]
-        assert len(exports) == 1, "one export per platform and flavor"
-        if exports[0].status != "Exporting":
-            return exports[0]
-        time.sleep(0.2)
-    raise TimeoutError("export still running after 120 s")
-
-
-def tiny_compact(client: CustomVisionTrainingClient, name: str = "tiny compact") -> tuple[str, str]:
-    """A project on General (compact) with red / blue, 5 generated images each, training started."""
-    project = client.create_project(name, domain_id=COMPACT_DOMAIN, classification_type="Multiclass")
-    for tag_name, color, offset in (("red", RED, 0), ("blue", BLUE, 100)):
-        tag = client.create_tag(project.id, tag_name)
-        images = [image_bytes(color, seed=offset + i) for i in range(5)]
-        assert upload(client, project.id, tag.id, images).is_batch_successful
-    return project.id, client.train_project(project.id).id
 
 
 @pytest.fixture(scope="module")
@@ -242,10 +223,10 @@ def test_training_iteration_then_delete_removes_its_exports(localvision_server, 
         assert wait_trained(training, project_id, iteration_id).status == "Completed"
         training.export_iteration(project_id, iteration_id, "ONNX")
         uri = wait_exported(training, project_id, iteration_id).download_uri
-        zip_path = localvision_server.data_dir / "projects" / project_id / "iterations" / iteration_id
-        assert (zip_path / "exports" / "ONNX.zip").is_file()
+        folder = f"projects/{project_id}/iterations/{iteration_id}"
+        assert f"{folder}/exports/ONNX.zip" in kept(localvision_server, folder)
         training.delete_iteration(project_id, iteration_id)
-        assert not zip_path.exists()
+        assert kept(localvision_server, folder) == []
         gone = requests.get(uri, timeout=10)
         assert (gone.status_code, gone.json()["code"]) == (404, "NotFoundIteration")
     finally:
@@ -314,8 +295,7 @@ def test_deleting_a_project_while_it_exports_leaves_nothing_on_disk(localvision_
         training.delete_project(doomed)
         # One export at a time, in order: once the marker's is Done, the doomed one has ended.
         assert wait_exported(training, marker, marker_iteration).status == "Done"
-        folder = localvision_server.data_dir / "projects" / doomed
-        assert not folder.exists(), sorted(str(p) for p in folder.rglob("*"))
+        assert kept(localvision_server, f"projects/{doomed}") == []
     finally:
         training.delete_project(marker)
 

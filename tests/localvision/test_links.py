@@ -146,3 +146,22 @@ def test_signer_checks_path_expiry_and_secret(tmp_path):
     assert not other.verify(path, fields)
     with pytest.raises(ValueError):
         UrlSigner(b"short")
+
+
+def test_malformed_expiry_and_signature_fields_answer_403_not_500(training, project, uploaded):
+    """A superscript digit passes ``str.isdigit`` but not ``int``; 5,000 digits pass Python's int-string
+    limit; a non-ASCII signature breaks ``hmac.compare_digest``: each is a bad link, 403 in JSON."""
+    uri = training.get_tagged_images(project.id)[0].original_image_uri
+    refused = {
+        "superscript digit": with_query(uri, se="²"),
+        "arabic-indic digits": with_query(uri, se="١٢٣٤٥٦٧٨٩٠"),
+        "5,000 digits": with_query(uri, se="9" * 5000),
+        "13 digits": with_query(uri, se="9" * 13),
+        "negative": with_query(uri, se="-1"),
+        "non-ASCII signature": with_query(uri, sig="é" * 43),
+    }
+    for case, link in refused.items():
+        response = requests.get(link, timeout=10)
+        assert response.status_code == 403, case
+        assert response.headers["content-type"].startswith("application/json"), case
+        assert response.json()["code"] == "AuthenticationFailed", case

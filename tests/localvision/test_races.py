@@ -13,7 +13,7 @@ import numpy as np
 import requests
 from PIL import Image
 
-from localvision.persistence import Store
+from localvision.filestore import FileStore
 from localvision.state import Backend
 from localvision.state.images import Upload
 from localvision.state.ports import TrainingJob
@@ -23,6 +23,7 @@ from tests.localvision.helpers import (
     PREDICTION_RESOURCE_ID,
     RED,
     image_bytes,
+    kept,
     tiny_project,
     trained_tiny_project,
     upload,
@@ -106,13 +107,13 @@ def test_deleting_a_project_while_it_trains_leaves_nothing_on_disk(localvision_s
     project, tags = tiny_project(training, name="doomed")
     for tag, color in (("red", RED), ("blue", BLUE)):  # more images: a longer training to delete into
         upload(training, project.id, tags[tag], [image_bytes(color, seed=700 + i) for i in range(10)])
-    folder = localvision_server.data_dir / "projects" / project.id
-    assert (folder / "project.json").exists()
+    folder = f"projects/{project.id}"
+    assert f"{folder}/project.json" in kept(localvision_server, folder)
     training.train_project(project.id, training_type="Advanced", reserved_budget_in_hours=1)
     time.sleep(1.0)  # most likely mid-training; before or after, nothing may remain
     training.delete_project(project.id)
     _wait_until_trainer_idle(training)
-    assert not folder.exists(), sorted(str(p) for p in folder.rglob("*"))
+    assert kept(localvision_server, folder) == []
 
 
 class RecordingTrainer:
@@ -138,7 +139,7 @@ class NoModels:
 
 def test_outcome_of_a_deleted_project_removes_what_training_wrote(tmp_path: Path):
     """Deterministic form of the race above: delete between the job's start and its outcome."""
-    store = Store(tmp_path)
+    store = FileStore(tmp_path)
     backend = Backend(store, NoModels())
     trainer = RecordingTrainer()
     backend.attach_trainer(trainer)

@@ -97,23 +97,29 @@ def test_refuses_a_malformed_fault_spec(tmp_path):
     assert result.returncode == 2 and "--faults" in result.stderr
 
 
-def test_keys_from_the_environment_and_endpoint_printed(tmp_path):
+def test_settings_from_the_environment_and_endpoint_printed(tmp_path):
     port = free_port()
     log = tmp_path / "out.log"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("LOCALVISION_")},
         "LOCALVISION_TRAINING_KEY": "env-training",
         "LOCALVISION_PREDICTION_KEY": "env-prediction",
+        "LOCALVISION_DATA": str(tmp_path / "d"),
+        "LOCALVISION_PORT": str(port),
+        "LOCALVISION_HOST": "127.0.0.1",
     }
-    command = [sys.executable, "-m", "localvision", "--data", str(tmp_path / "d"), "--port", str(port)]
+    command = [sys.executable, "-m", "localvision"]
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, env=env)
     service = Child(process, log, {"http": port})
     try:
         wait_ready(lambda: answers_tcp(port), process, log, "localvision")
         endpoint = f"http://127.0.0.1:{port}"
-        assert trainer(endpoint, key="env-training").get_domains()
-        assert f"serving {endpoint}" in log.read_text()
+        assert trainer(endpoint, key="env-training").create_project("kept in LOCALVISION_DATA")
+        assert list((tmp_path / "d" / "projects").glob("*/project.json"))
+        health = requests.get(f"{endpoint}/health", timeout=10)  # no key: a platform's probe
+        assert (health.status_code, health.json()) == (200, {"status": "ok"})
+        assert f"serving {endpoint}" in log.read_text() and "store: files" in log.read_text()
         assert "env-training" not in log.read_text()
     finally:
         service.stop()

@@ -66,5 +66,5 @@ def test_every_catalogue_entry_formats_into_a_service_error():
     for name, spec in specs.items():
         fields = {field for _, field, _, _ in string.Formatter().parse(spec.template) if field}
         error = spec.error(**dict.fromkeys(fields, "x"))
-        assert error.code and error.status in (400, 403, 404, 405, 415, 429, 500), name
+        assert error.code and error.status in (400, 403, 404, 405, 409, 415, 429, 500, 503), name
         assert error.message.strip(), name

@@ -83,6 +83,10 @@ def test_classifies_a_photo_into_a_complete_result_document(
     assert doc["model"]["projectId"] == fruit_project[1]
     assert doc["model"]["publishedName"] == "fruit-classifier"
     assert uuid.UUID(doc["model"]["iterationId"])
+    assert doc["model"]["source"] == "service"
+    assert (
+        doc["model"]["endpoint"] == settings["CUSTOMVISION_PREDICTION_ENDPOINT"].split("://")[1]
+    )  # who answered
     assert doc["threshold"] == 0.5
     assert doc["tags"] == ["apple"]
     probabilities = [p["probability"] for p in doc["predictions"]]

@@ -116,7 +116,7 @@ def test_a_run_record_round_trips_and_validates():
     assert data["schemaVersion"] == 1 and data["export"] is None and data["trigger"] == "import"
     assert set(data["sync"]) == {
         "listed", "uploaded", "retagged", "replaced", "deleted", "unchanged", "duplicates", "failed",
-        "ignored", "tagsCreated", "failures",
+        "ignored", "tagsCreated", "failures", "recovered", "duplicateBlobs", "warnings",
     }  # fmt: skip
     assert decode(RunRecord, data) == record
     assert "done" not in data and "needsTraining" not in data  # derived, not stored

@@ -226,8 +226,9 @@ def test_a_new_current_json_is_used_within_the_refresh_interval_and_a_bad_zip_ke
     # a fresh instance with only the damaged zip: an error document naming what is wrong
     fresh = load_app(settings)
     doc = classify(fresh, stores, "d.jpg", photo)
-    assert doc["status"] == "error" and doc["error"]["code"] == "ModelChecksumMismatch"
+    assert doc["status"] == "error" and doc["error"]["code"] == "ModelRefused"
     assert "model.onnx has SHA-1" in doc["error"]["message"]
+    assert doc["error"]["message"].startswith("The new model was refused and the model in use before it")
     assert doc["error"]["message"].endswith(
         "export the iteration again from Custom Vision (platform ONNX) and store the new zip"
     )
@@ -243,7 +244,7 @@ def test_an_unchanged_current_json_keeps_the_model_after_the_refresh_interval(
     assert classify(app, stores, "a.jpg", photo)["model"]["iterationId"] == ITERATION_ID
     app.pipeline.model_store.refresh_seconds = 0.2
     time.sleep(0.3)
-    # the conditional read finds current.json unchanged (Azure: 304; Azurite: 412 ConditionNotMet)
+    # the conditional read finds current.json unchanged: a 304, which the storage SDK may raise as a 412 error
     doc = classify(app, stores, "b.jpg", photo)
     assert doc["status"] == "ok" and doc["model"]["iterationId"] == ITERATION_ID
 
@@ -303,13 +304,13 @@ def test_a_legacy_portal_zip_is_refused_with_a_clear_error(
     app = load_app(settings)
 
     doc = classify(app, stores, "x.jpg", (fruit_dir / "test-images" / "IMG_TEST_1.jpg").read_bytes())
+    reason = catalogue.text(
+        "ModelOutputUnsupported",
+        detail="it has the outputs classLabel and loss of an older Custom Vision export, not model_output",
+    )
     assert doc["error"] == {
-        "code": "ModelOutputUnsupported",
-        "message": catalogue.text(
-            "ModelOutputUnsupported",
-            detail="it has the outputs classLabel and loss of an older Custom Vision export, "
-            "not model_output",
-        ),
+        "code": "ModelRefused",
+        "message": catalogue.text("ModelRefused", reason=reason),
         "retryable": False,
     }
 
@@ -332,8 +333,9 @@ def test_a_bad_current_json_is_an_error_document_naming_the_problem(
     stores["pipeline"].upload_blob(POINTER_BLOB, body)
     app = load_app(settings)
     doc = classify(app, stores, "y.jpg", (fruit_dir / "test-images" / "IMG_TEST_1.jpg").read_bytes())
-    assert doc["error"]["code"] == "ModelPointerInvalid"
-    assert doc["error"]["message"] == catalogue.text("ModelPointerInvalid", detail=detail)
+    reason = catalogue.text("ModelPointerInvalid", detail=detail)
+    assert doc["error"]["code"] == "ModelRefused"
+    assert doc["error"]["message"] == catalogue.text("ModelRefused", reason=reason)
 
 
 def test_labels_that_do_not_match_the_zip_are_refused(
@@ -347,9 +349,10 @@ def test_labels_that_do_not_match_the_zip_are_refused(
     place(stores["pipeline"], fruit_zip, ITERATION_ID, labels=[Label("apple", None), Label("pear", None)])
     app = load_app(settings)
     doc = classify(app, stores, "z.jpg", (fruit_dir / "test-images" / "IMG_TEST_1.jpg").read_bytes())
-    assert doc["error"]["message"] == catalogue.text(
+    reason = catalogue.text(
         "ModelPointerInvalid", detail="its labels are not the tags listed in the zip's labels.txt"
     )
+    assert doc["error"]["message"] == catalogue.text("ModelRefused", reason=reason)
 
 
 def test_concurrent_invocations_load_the_model_once(load_app, settings, azurite_conn_str, fruit_zip) -> None:

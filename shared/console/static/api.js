@@ -104,3 +104,18 @@ export async function thumbnailUrl(area, name, size = "small") {
   if (!response.ok) throw await problem(response);
   return URL.createObjectURL(await response.blob());
 }
+
+// POST /api/console-api/{path}?params with raw bytes (an image) as the body.
+export async function postBytes(path, params, blob) {
+  return asJson(await send(withParams(new URL(path, API), params), {
+    method: "POST", body: blob, contentType: blob.type || "application/octet-stream",
+  }));
+}
+
+// GET /api/console-api/{path} answered with a file (200) or 202 while it is being made; the file as a Blob.
+export async function file(path, params) {
+  const response = await send(withParams(new URL(path, API), params));
+  if (response.status === 202) return null;
+  if (!response.ok) throw await problem(response);
+  return response.blob();
+}

@@ -33,28 +33,43 @@ function askForKey(message) {
   keyInput.focus();
 }
 
+async function loadConfig() {
+  config = await api("config");
+  // No project yet is the normal first run: the Training set page says what to do (add photos).
+  config.firstRun = Boolean(config.projectProblem && config.projectProblem.code === "ProjectNotFound");
+}
+
 async function start() {
   if (!getKey()) { askForKey("Enter the function key to open the console."); return; }
   try {
-    config = await api("config");
+    await loadConfig();
   } catch (error) {
     if (!(error instanceof KeyRefused)) status(error.message, "error");
     return;
   }
   keyPanel.hidden = true;
-  if (config.projectProblem) status(config.projectProblem.message, "warning");
   await show();
 }
 
 async function show() {
   if (!config) return;
+  if (config.firstRun) {  // until the first retrain makes the project: its tags may exist by now
+    try { await loadConfig(); } catch (error) {
+      if (!(error instanceof KeyRefused)) status(error.message, "error");
+      return;
+    }
+  }
   if (cleanup) { cleanup(); cleanup = null; }
   releaseThumbnails();
-  const name = PAGES[location.hash.slice(1)] ? location.hash.slice(1) : "results";
+  const name = PAGES[location.hash.slice(1)] ? location.hash.slice(1) : config.firstRun ? "training" : "results";
   for (const link of document.querySelectorAll("#nav a")) {
     link.classList.toggle("active", link.dataset.page === name);
+    if (link.dataset.page === name) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
   }
   clear(main);
+  if (config.projectProblem && !config.firstRun) status(config.projectProblem.message, "warning");
+  else status("");
   main.dataset.page = name;
   try {
     cleanup = (await PAGES[name].render(main, { config, status })) || null;

@@ -61,3 +61,33 @@ export function bars(predictions, limit = 10) {
   }
   return list;
 }
+
+const DISARM_MS = 4000;
+
+// A button that asks again before it acts; it forgets that it asked after DISARM_MS or when focus leaves.
+export function twoStep(label, armedLabel, action, attrs = {}) {
+  const button = el("button", { type: "button", class: "quiet danger", text: label, ...attrs });
+  let timer = null;
+  const disarm = () => {
+    clearTimeout(timer);
+    delete button.dataset.armed;
+    button.textContent = label;
+  };
+  button.addEventListener("click", async () => {
+    if (button.dataset.armed !== "yes") {
+      button.dataset.armed = "yes";
+      button.textContent = armedLabel;
+      timer = setTimeout(disarm, DISARM_MS);
+      return;
+    }
+    disarm();
+    await action();
+  });
+  button.addEventListener("blur", disarm);
+  return button;
+}
+
+// A table that may be wider than the screen scrolls inside its own box, which the keyboard can reach.
+export function scrollBox(label, child) {
+  return el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": label }, child);
+}

@@ -1,8 +1,10 @@
-// Runs: the retrain history, every iteration's precision / recall / AP (overall and per tag) with a chart,
-// and "Retrain now", which follows the run it started until it ends.
+// Runs: the retrain history, every iteration's precision / recall / AP (overall and per tag) at a
+// threshold the slider sets, with a chart, two iterations compared, actions by hand; "Retrain now" and
+// "Import from Custom Vision" follow the run they started until it ends.
 import { api, app } from "./api.js";
-import { append, clear, el, fixed } from "./dom.js";
-import { SERIES, metricsChart } from "./chart.js";
+import { append, clear, el, scrollBox } from "./dom.js";
+import { metricsChart } from "./chart.js";
+import { comparison, iterationsTable, metricCells } from "./iterations.js";
 
 const TERMINAL = new Set(["succeeded", "rejected", "skipped", "failed"]);
 
@@ -29,40 +31,30 @@ function syncCounts(sync) {
   return parts.join(", ");
 }
 
-function gateText(run) {
+const WORSE = /^(\w+) ([\d.]+) is worse than the published iteration's ([\d.]+) by more than GATE_TOLERANCE ([\d.]+)$/;
+
+// The gate's reasons, each once: "worse than the published iteration" ones share one line that names
+// the tolerance once.
+function gateCell(run) {
   const gate = run.gate;
-  if (!gate) return "";
-  return gate.passed ? "passed" : `refused: ${gate.reasons.join("; ")}`;
+  if (!gate) return el("td");
+  if (gate.passed) return el("td", { class: "gate", text: "passed" });
+  const worse = [], other = [];
+  let tolerance = null;
+  for (const reason of gate.reasons) {
+    const m = WORSE.exec(reason);
+    if (m) { worse.push(`${m[1]} ${m[2]} (was ${m[3]})`); tolerance = m[4]; } else other.push(reason);
+  }
+  const lines = [...other];
+  if (worse.length) lines.push(`worse than the published iteration by more than ${tolerance}: ${worse.join(", ")}`);
+  return el("td", { class: "gate" }, "refused:", el("ul", { class: "gate-reasons" }, lines.map((t) => el("li", { text: t }))));
 }
 
-function metricCells(metrics) {
-  return SERIES.map(([key]) => el("td", { class: "num", "data-metric": key,
-    "data-value": metrics && typeof metrics[key] === "number" ? metrics[key] : "", text: fixed(metrics && metrics[key]) }));
-}
-
-// Expected calibration error: how far stated probabilities are from how often they are right (lower is
-// better); only localvision reports it.
-function calibrationCell(metrics) {
-  const value = metrics && metrics.expectedCalibrationError;
-  return el("td", { class: "num", "data-metric": "expectedCalibrationError",
-    "data-value": typeof value === "number" ? value : "", text: fixed(value) });
-}
-
-function iterationsTable(iterations) {
-  const rows = iterations.map((it) => {
-    const perTag = el("ul", { class: "per-tag" }, ((it.metrics && it.metrics.perTag) || []).map((t) =>
-      el("li", {}, el("span", { class: "tag", text: t.tagName }),
-        ` P ${fixed(t.precision)} · R ${fixed(t.recall)} · AP ${fixed(t.averagePrecision)}`)));
-    return el("tr", { "data-iteration-id": it.id },
-      el("td", { text: it.name }), el("td", { text: it.status }),
-      el("td", { text: it.trainedAt || it.created || "" }),
-      el("td", { text: it.publishedName || "" }),
-      metricCells(it.metrics), calibrationCell(it.metrics), el("td", {}, perTag));
-  });
-  return el("table", { class: "table", id: "iterations" },
-    el("thead", {}, el("tr", {}, ["Iteration", "Status", "Trained", "Published as", "Precision", "Recall", "AP", "ECE", "Per tag"]
-      .map((h) => el("th", { text: h })))),
-    el("tbody", {}, rows));
+// The reason column, without repeating the gate's reasons (a rejected run's reason quotes them).
+function reasonText(run) {
+  if (run.error && run.error.message) return run.error.message;
+  if (run.status === "rejected" && run.gate) return "the published iteration stays";
+  return run.reason || "";
 }
 
 function runsTable(runs) {
@@ -73,30 +65,48 @@ function runsTable(runs) {
     el("td", { text: syncCounts(run.sync) }),
     el("td", { text: run.iteration ? run.iteration.name : "" }),
     metricCells(run.metrics),
-    el("td", { text: gateText(run) }),
-    el("td", { text: (run.error && run.error.message) || run.reason || "" })));
-  return el("table", { class: "table", id: "runs" },
+    gateCell(run),
+    el("td", { text: reasonText(run) })));
+  return scrollBox("Retrain runs", el("table", { class: "table", id: "runs" },
     el("thead", {}, el("tr", {}, ["Run", "Trigger", "Status", "Step", "Created", "Timings", "Sync", "Iteration",
       "Precision", "Recall", "AP", "Gate", "Reason"].map((h) => el("th", { text: h })))),
-    el("tbody", {}, rows));
+    el("tbody", {}, rows)));
 }
 
-export async function render(main, { status }) {
+export async function render(main, { config, status }) {
   const live = el("div", { class: "live", id: "run-live" });
   const content = el("div");
+  const said = el("p", { class: "message", id: "iteration-message", role: "status" });
   const button = el("button", { type: "button", id: "retrain-now", text: "Retrain now" });
+  const importButton = el("button", { type: "button", class: "quiet", id: "import-now", text: "Import from Custom Vision" });
+  const slider = el("input", { type: "range", id: "threshold", min: "0.01", max: "0.99", step: "0.01",
+    value: String(config.predictionThreshold) });
+  const sliderValue = el("output", { for: "threshold", id: "threshold-value", text: String(config.predictionThreshold) });
+  let threshold = config.predictionThreshold;
   let stopped = false;
-
   let latest = null;
 
+  function say(text, kind, ...extra) {
+    said.className = `message ${kind}`;
+    said.textContent = text;
+    append(said, ...extra);
+  }
+
   async function refresh() {
-    const data = await api("runs");
+    const data = await api("runs", { threshold });
     latest = data.runs[0] || null;
     clear(content);
-    if (data.projectProblem) content.append(el("p", { class: "message", text: data.projectProblem.message }));
+    if (data.projectProblem && data.projectProblem.code === "ProjectNotFound") {
+      content.append(el("p", { class: "muted", id: "runs-first", text: "No model yet: add photos for each tag in the " +
+        "Training set, then press Retrain now (or import the images of an existing Custom Vision project)." }));
+    } else if (data.projectProblem) {
+      content.append(el("p", { class: "message error", text: data.projectProblem.message }));
+    }
     append(content,
-      el("h3", { text: `Iterations (metrics at threshold ${data.threshold})` }),
-      metricsChart(data.iterations), iterationsTable(data.iterations),
+      el("h3", { id: "iterations-title", text: `Iterations (metrics at threshold ${data.threshold})` }),
+      data.iterations.length ? metricsChart(data.iterations) : null,
+      data.iterations.length ? iterationsTable(data.iterations, { say, changed: refresh }) : null,
+      comparison(data.iterations),
       el("h3", { text: "Retrain runs" }),
       data.runs.length ? runsTable(data.runs) : el("p", { class: "muted", text: "No retrain has run yet." }));
   }
@@ -117,27 +127,42 @@ export async function render(main, { status }) {
   }
 
   async function followToTheEnd(runId) {
-    button.disabled = true;
+    button.disabled = importButton.disabled = true;
     try {
       const run = await follow(runId);
-      if (run) { status(`Retrain ${run.runId} ${run.status}.`); await refresh(); }
+      if (run) {
+        status(`Run ${run.runId} ${run.status}.`, run.status === "succeeded" ? "ok" : run.status === "failed" ? "error" : "info");
+        await refresh();
+      }
     } finally {
-      button.disabled = false;
+      button.disabled = importButton.disabled = false;
     }
   }
 
-  button.addEventListener("click", async () => {
-    button.disabled = true;
-    try {
-      const started = await app("retrain", { method: "POST" });
-      status(started.started ? `Retrain ${started.runId} started.` : `Retrain ${started.runId} is already running: following it.`);
-      await followToTheEnd(started.runId);
-    } catch (error) {
-      status(error.message, "error");
-      button.disabled = false;
-    }
+  function starter(path, what) {
+    return async () => {
+      button.disabled = importButton.disabled = true;
+      try {
+        const started = await app(path, { method: "POST" });
+        status(started.started ? `${what} ${started.runId} started.` : `${what} ${started.runId} is already running: following it.`);
+        await followToTheEnd(started.runId);
+      } catch (error) {
+        status(error.message, "error");
+        button.disabled = importButton.disabled = false;
+      }
+    };
+  }
+
+  button.addEventListener("click", starter("retrain", "Retrain"));
+  importButton.addEventListener("click", starter("training/import", "Import"));
+  slider.addEventListener("input", () => { sliderValue.textContent = Number(slider.value).toFixed(2); });
+  slider.addEventListener("change", () => {
+    threshold = Number(slider.value);
+    refresh().catch((error) => status(error.message, "error"));
   });
-  append(main, el("h2", { text: "Runs" }), el("div", { class: "actions" }, button), live, content);
+  append(main, el("h2", { text: "Runs" }), el("div", { class: "actions" }, button, importButton), live,
+    el("div", { class: "threshold" }, el("label", { for: "threshold", text: "Probability threshold" }), slider, sliderValue),
+    said, content);
   await refresh();
   if (latest && !TERMINAL.has(latest.status)) {  // a run under way (started elsewhere): follow it too
     followToTheEnd(latest.runId).catch((error) => status(error.message, "error"));
