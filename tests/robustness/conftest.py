@@ -4,6 +4,7 @@ trained once per stack."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.error
 import urllib.request
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from devstack import photos, vision
@@ -49,7 +51,8 @@ class Stack:
     def container(self, setting: str) -> ContainerClient:
         client = self.blobs.get_container_client(self.stack.values[setting])
         if not client.exists():
-            client.create_container()
+            with contextlib.suppress(ResourceExistsError):  # the app may create it at the same moment
+                client.create_container()
         return client
 
     @property
