@@ -96,7 +96,7 @@ def test_key_mode_needs_both_keys_and_says_how_to_do_without():
     message = str(caught.value)
     assert "CUSTOMVISION_TRAINING_KEY is missing" in message
     assert "CUSTOMVISION_PREDICTION_KEY is missing" in message
-    assert "changing CUSTOMVISION_AUTH (now key)" in message
+    assert "change CUSTOMVISION_AUTH (now key)" in message
     assert load_settings(VALID).customvision_auth == "key"  # the default
 
 
