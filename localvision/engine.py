@@ -139,6 +139,14 @@ class Engine:
     def performance(self, iteration_id: str, model_dir: Path, threshold: float) -> Performance:
         from localvision.ml import performance
 
+        probabilities, labels, multilabel = self._evaluation(iteration_id, model_dir)
+        return performance(probabilities, labels, threshold, multilabel=multilabel)
+
+    def image_probabilities(self, iteration_id: str, model_dir: Path) -> np.ndarray:
+        """The out-of-fold probabilities ``(n_images, num_tags)``, in the iteration's training-set order."""
+        return self._evaluation(iteration_id, model_dir)[0]
+
+    def _evaluation(self, iteration_id: str, model_dir: Path) -> tuple[np.ndarray, list[list[int]], bool]:
         evaluation = self._evaluations.get(iteration_id)
         if evaluation is None:
             with np.load(model_dir / EVALUATION_FILE, allow_pickle=False) as data:
@@ -150,7 +158,7 @@ class Engine:
                 evaluation = (data["probabilities"], labels, multilabel)
             with self._lock:
                 self._evaluations[iteration_id] = evaluation
-        return performance(evaluation[0], evaluation[1], threshold, multilabel=evaluation[2])
+        return evaluation
 
     def forget(self, iteration_id: str) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ from localvision.signing import UrlSigner
 from localvision.state import Backend
 from localvision.state.images import ImageQuery, Upload
 from localvision.state.validation import check_batch_size
+from localvision.state.views import ImagePerformance
 from localvision.urlfetch import fetch_image
 from localvision.wire import bodies
 from localvision.wire import replies as shape
@@ -281,6 +282,25 @@ class Handlers:
             call.params["projectId"], call.params["iterationId"], call.query.number("threshold", 0.5)
         )
         return Reply(200, shape.performance_json(iteration, performance))
+
+    def _image_performances(self, call: Call) -> list[ImagePerformance]:
+        return self.backend.iterations.image_performances(
+            call.params["projectId"],
+            call.params["iterationId"],
+            call.query.csv("tagIds", 20),
+            call.query.text("orderBy"),
+        )
+
+    def get_image_performances(self, call: Call) -> Reply:
+        take, skip = call.query.integer("take", 50), call.query.integer("skip", 0)
+        if not 0 <= take <= MAX_TAKE or skip < 0:
+            raise errors.PAGING.error(max_take=MAX_TAKE)
+        page = self._image_performances(call)[skip : skip + take]
+        links = self._links(call)
+        return Reply(200, [shape.image_performance_json(entry, links) for entry in page])
+
+    def get_image_performance_count(self, call: Call) -> Reply:
+        return Reply(200, len(self._image_performances(call)))
 
     def quick_test_image(self, call: Call) -> Reply:
         result = self.backend.prediction.quick_test(

@@ -358,6 +358,10 @@ _ENTRIES = (
         "IterationPublished",
         "{name} is published: unpublish it (or publish another iteration) before deleting it.",
     ),
+    Entry(
+        "IterationNotCompleted",
+        "{name} is {status}: only trained (Completed) iterations can be compared image by image.",
+    ),
 )
 
 CATALOGUE: dict[str, Entry] = {entry.code: entry for entry in _ENTRIES}

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+import numpy as np
+
 from localvision import exceptions as errors
 from localvision.domains import find_domain
 from localvision.limits import MAX_ITERATIONS
@@ -16,7 +18,7 @@ from localvision.state.entities import Iteration, new_id, utc_now
 from localvision.state.ports import Models, Trainer, TrainingJob
 from localvision.state.registry import Registry, retry_on_conflict
 from localvision.state.validation import EMAIL, check_publish, check_training_type
-from localvision.state.views import IterationView
+from localvision.state.views import ImagePerformance, IterationView, TagPrediction
 
 log = logging.getLogger("localvision")
 
@@ -221,3 +223,42 @@ class IterationService:
             return view, self._models.performance(view.id, model_dir, threshold)
         except OSError:  # deleted while we read it
             raise errors.ITERATION_NOT_FOUND.error() from None
+
+    def image_performances(
+        self, project_id: str, iteration_id: str, tag_ids: Sequence[str] = (), order_by: str | None = None
+    ) -> list[ImagePerformance]:
+        """Each training image of a Completed iteration still in the project, with its out-of-fold
+        prediction; ``tag_ids``: only images trained with one of them; Newest (default) or Oldest first."""
+        order = (order_by or "Newest").lower()
+        if order not in ("newest", "oldest"):
+            raise errors.ORDER_BY.error(value=order_by)
+        wanted = {tag_id.lower() for tag_id in tag_ids}
+        with self._registry.lock:
+            project = self._registry.project(project_id)
+            iteration = project.iteration(iteration_id)
+            if iteration.status != "Completed":
+                raise errors.NO_PERFORMANCE.error(status=iteration.status)
+            view = iteration.view()
+            members = []  # (row in the evaluation, image snapshot), in upload order
+            rows = {image_id: row for row, (image_id, _, _) in enumerate(iteration.training_set)}
+            trained = {image_id: labels for image_id, _, labels in iteration.training_set}
+            for image in project.images.values():
+                row = rows.get(image.id)
+                if row is None:
+                    continue
+                if wanted and not wanted.intersection(view.tags[i].id for i in trained[image.id]):
+                    continue
+                members.append((row, image.view(project)))
+        model_dir = self._registry.store.iteration_dir(view.project_id, view.id)
+        try:
+            probabilities = self._models.image_probabilities(view.id, model_dir)
+        except OSError:  # deleted while we read it
+            raise errors.ITERATION_NOT_FOUND.error() from None
+        if order == "newest":
+            members.reverse()
+        result = []
+        for row, image in members:
+            ranked = np.argsort(-probabilities[row], kind="stable")
+            predictions = tuple(TagPrediction(float(probabilities[row][i]), view.tags[i]) for i in ranked)
+            result.append(ImagePerformance(image, predictions))
+        return result

@@ -99,6 +99,14 @@ class PredictionResult:
 
 
 @dataclass(frozen=True)
+class ImagePerformance:
+    """A training image of an iteration with its out-of-fold prediction (most probable tag first)."""
+
+    image: ImageView
+    predictions: tuple[TagPrediction, ...]
+
+
+@dataclass(frozen=True)
 class ImageFile:
     """Where an image's bytes are, for the signed download links."""
 

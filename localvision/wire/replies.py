@@ -10,6 +10,7 @@ from localvision.domains import Domain, find_domain
 from localvision.files import ImageLinks
 from localvision.state.views import (
     ExportView,
+    ImagePerformance,
     ImageView,
     IterationView,
     MetadataResult,
@@ -189,6 +190,30 @@ def performance_json(iteration: IterationView, performance: Any) -> dict[str, An
         "averagePrecision": performance.average_precision,
         # not in Custom Vision's reply: its SDKs keep unknown fields aside (additional_properties)
         "expectedCalibrationError": performance.calibration_error,
+    }
+
+
+def image_performance_json(entry: ImagePerformance, links: ImageLinks | None) -> dict[str, Any]:
+    image = image_json(entry.image, links)
+    return {
+        "id": image["id"],
+        "created": image["created"],
+        "width": image["width"],
+        "height": image["height"],
+        "imageUri": image["originalImageUri"],
+        "thumbnailUri": image["thumbnailUri"],
+        "tags": image["tags"],
+        "regions": [],
+        "predictions": [
+            {
+                "probability": prediction.probability,
+                "tagId": prediction.tag.id,
+                "tagName": prediction.tag.name,
+                "boundingBox": None,
+                "tagType": prediction.tag.type,
+            }
+            for prediction in entry.predictions
+        ],
     }
 
 

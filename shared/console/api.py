@@ -10,7 +10,7 @@ from typing import Any
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
-from shared.console import results, review, training, upload
+from shared.console import compare, results, review, training, upload
 from shared.console.areas import Areas
 from shared.console.catalogue import message_for
 from shared.console.http import (
@@ -40,7 +40,7 @@ class ConsoleApi:
         self.settings = settings
         self.areas = Areas(settings, storage)
         self.project = Project(cv, settings.prediction_threshold, settings.negative_folder)
-        self.iterations = Iterations(cv, settings)
+        self.iterations = Iterations(cv, settings, retrainer)
         self._retrainer = retrainer
 
     @cached_property
@@ -81,6 +81,13 @@ class ConsoleApi:
             ("POST", "iteration/publish"): lambda r: self.iterations.publish(r.text("iteration")),
             ("POST", "iteration/unpublish"): lambda r: self.iterations.unpublish(r.text("iteration")),
             ("POST", "iteration/delete"): lambda r: self.iterations.delete(r.text("iteration")),
+            ("GET", "iteration/compare"): lambda r: compare.changed_images(
+                self.iterations.cv,
+                self.iterations.check,
+                lambda: self._retrainer().training_names(),
+                r.params.get("a", ""),
+                r.params.get("b", ""),
+            ),
             ("GET", "iteration/export"): lambda r: self.iterations.export(r.params.get("iteration", "")),
             ("POST", "iteration/quick"): lambda r: self.iterations.quick_test(
                 r.params.get("iteration", ""), r.body

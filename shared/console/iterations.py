@@ -1,13 +1,15 @@
 """Iterations by hand, as in the Custom Vision portal: publish, unpublish and delete one, download its
-ONNX export, quick-test an image against it. The gate stays the default path; a publish by hand is
-logged (who asked is the holder of the function key) and the next retrain's gate compares with
-whatever is published then.
+ONNX export, quick-test an image against it. The gate stays the default path; a publish, unpublish
+or delete by hand is logged (who asked is the holder of the function key) and leaves a run record of
+trigger ``console`` (the Runs history shows it); the next retrain's gate compares with whatever is
+published then.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from shared.console.http import (
@@ -21,7 +23,9 @@ from shared.console.http import (
 from shared.customvision.clients import CustomVision
 from shared.errors import PermanentError
 from shared.imaging import PREDICTION_MAX_BYTES, normalise
+from shared.retrain.cycle import Retrainer
 from shared.retrain.export import FLAVOR, NOT_EXPORTABLE, PLATFORM, download
+from shared.retrain.manual import recorded
 from shared.settings.definitions import Settings
 
 log = logging.getLogger(__name__)
@@ -29,11 +33,12 @@ IGNORED_ON_UNPUBLISH = ("BadRequestIterationNotPublished", "NotFoundIteration")
 
 
 class Iterations:
-    def __init__(self, cv: CustomVision, settings: Settings) -> None:
+    def __init__(self, cv: CustomVision, settings: Settings, retrainer: Callable[[], Retrainer]) -> None:
         self.cv = cv
         self.settings = settings
+        self.retrainer = retrainer  # its run store keeps the record of each action by hand
 
-    def _check(self, iteration_id: str) -> tuple[str, Any]:
+    def check(self, iteration_id: str) -> tuple[str, Any]:
         if not iteration_id or len(iteration_id) > 100:
             raise BadRequest("MissingField", field="iteration")
         pid = self.cv.project_id(create=False)
@@ -42,17 +47,24 @@ class Iterations:
     def publish(self, iteration_id: str) -> dict[str, Any]:
         """Publish under PUBLISHED_NAME (what the pipeline classifies with); the one published there
         before is unpublished."""
-        pid, iteration = self._check(iteration_id)
+        pid, iteration = self.check(iteration_id)
         name = self.settings.published_name
         before = [
             i
             for i in self.cv.training(lambda t: t.get_iterations(pid), "list iterations")
             if i.publish_name == name and i.id != iteration.id
         ]
-        for old in before:
-            self._unpublish(pid, old.id)
         resource = self.settings.customvision_prediction_resource_id
-        self.cv.training(lambda t: t.publish_iteration(pid, iteration.id, name, resource), "publish")
+        with recorded(self.retrainer().store, "publish", iteration) as record:
+            for old in before:
+                self._unpublish(pid, old.id)
+            self.cv.training(lambda t: t.publish_iteration(pid, iteration.id, name, resource), "publish")
+            record.published(iteration.id, name, before[0].id if before else None)
+            replaced = ", ".join(i.name for i in before)
+            record.note(
+                f"{iteration.name} published by hand as {name}"
+                + (f", replacing {replaced}" if replaced else "")
+            )
         log.warning(
             "console: iteration %s (%s) published by hand as %s, replacing %s",
             iteration.name,
@@ -64,8 +76,10 @@ class Iterations:
                 "replaced": [{"id": i.id, "name": i.name} for i in before]}  # fmt: skip
 
     def unpublish(self, iteration_id: str) -> dict[str, Any]:
-        pid, iteration = self._check(iteration_id)
-        self._unpublish(pid, iteration.id)
+        pid, iteration = self.check(iteration_id)
+        with recorded(self.retrainer().store, "unpublish", iteration) as record:
+            self._unpublish(pid, iteration.id)
+            record.note(f"{iteration.name} unpublished by hand")
         log.warning("console: iteration %s (%s) unpublished by hand", iteration.name, iteration.id)
         return {"unpublished": {"id": iteration.id, "name": iteration.name}}
 
@@ -77,16 +91,18 @@ class Iterations:
                 raise
 
     def delete(self, iteration_id: str) -> dict[str, Any]:
-        pid, iteration = self._check(iteration_id)
-        if iteration.publish_name:
+        pid, iteration = self.check(iteration_id)
+        if iteration.publish_name:  # refused before anything is done: no run record
             raise BadRequest("IterationPublished", name=iteration.name)
-        self.cv.training(lambda t: t.delete_iteration(pid, iteration.id), "delete iteration")
+        with recorded(self.retrainer().store, "delete", iteration) as record:
+            self.cv.training(lambda t: t.delete_iteration(pid, iteration.id), "delete iteration")
+            record.note(f"{iteration.name} deleted by hand")
         log.warning("console: iteration %s (%s) deleted by hand", iteration.name, iteration.id)
         return {"deleted": {"id": iteration.id, "name": iteration.name}}
 
     def export(self, iteration_id: str) -> ConsoleResponse:
         """The ONNX zip when the export is done (200), else the export is started and 202 says so."""
-        pid, iteration = self._check(iteration_id)
+        pid, iteration = self.check(iteration_id)
         found = [
             e for e in self.cv.get_exports(pid, iteration.id)
             if e.platform == PLATFORM and (e.flavor or None) == FLAVOR
@@ -110,7 +126,7 @@ class Iterations:
     def quick_test(self, iteration_id: str, data: bytes) -> dict[str, Any]:
         """Predictions of one iteration (published or not) for an image; the image is not kept by the
         pipeline."""
-        pid, iteration = self._check(iteration_id)
+        pid, iteration = self.check(iteration_id)
         try:
             image = normalise(data, PREDICTION_MAX_BYTES)
         except PermanentError as error:

@@ -23,6 +23,7 @@ from shared import telemetry
 from shared.customvision.clients import CustomVision
 from shared.documents import utc_now
 from shared.errors import PipelineError
+from shared.mirror.manifest import Manifest
 from shared.mirror.sync import Mirror
 from shared.retrain.context import StepContext
 from shared.retrain.steps import Steps
@@ -115,6 +116,11 @@ class Retrainer:
 
     def latest(self) -> list[RunRecord]:
         return self.store.latest(LATEST_RUNS)
+
+    def training_names(self) -> dict[str, str]:
+        """Custom Vision image id -> the training blob it came from, as the last sync recorded it."""
+        entries = Manifest(self.state_container, repair=False).entries()
+        return {entry.image_id: name for name, entry in entries.items() if entry.image_id}
 
     # --- the worker ---------------------------------------------------------------------------------
 

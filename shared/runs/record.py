@@ -1,7 +1,9 @@
 """The retrain run record (pipeline/runs/{runId}.json): its steps, statuses and sections, typed.
 
 Published as docs/schemas/run-record.schema.json (see docs/contracts.md). What can be computed is not
-stored: a run is finished when its status is terminal (its step is then ``done``).
+stored: a run is finished when its status is terminal (its step is then ``done``). A record of trigger
+``console`` is an action taken by hand in the console (publish, unpublish or delete one iteration): it is
+written once, finished, and its step is the action.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ class Step(StrEnum):
     PUBLISH = "publish"
     EXPORT = "export"
     PRUNE = "prune"
+    UNPUBLISH = "unpublish"  # by hand (trigger console)
+    DELETE = "delete"  # by hand (trigger console)
     DONE = "done"
 
 
@@ -44,6 +48,7 @@ class Trigger(StrEnum):
     HTTP = "http"
     TIMER = "timer"
     IMPORT = "import"
+    CONSOLE = "console"  # an iteration published, unpublished or deleted by hand
 
 
 @dataclass

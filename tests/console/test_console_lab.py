@@ -197,6 +197,9 @@ def test_the_fruit_lab_through_the_console(lab: Stack, browser: Any, screenshots
     page.select_option("#compare-b", two["id"])
     row = desk.text("#compare-table tr[data-tag='apple']")
     assert row.split("\t")[-2:] == ["15", "17"], row
+    page.click("#compare-images-button")  # the images whose predicted tag changed (the 45 in both)
+    page.wait_for_function("() => document.querySelector('#compare-images-summary')")
+    assert " of the 45 images in both iterations changed" in desk.text("#compare-images-summary")
     audit(page, "two iterations side by side")
     shoot(desk, screenshots, "runs-desktop")
 
@@ -210,6 +213,12 @@ def test_the_fruit_lab_through_the_console(lab: Stack, browser: Any, screenshots
     )
     assert [it["id"] for it in iterations(lab) if it["publishedName"]] == [other["id"]]
     assert "published by hand" in lab.devhost_log()
+    by_hand = [
+        r for r in json.loads(lab.http("GET", "api/console-api/runs")[1])["runs"] if r["trigger"] == "console"
+    ]
+    assert [(r["step"], r["iteration"]["id"], r["status"]) for r in by_hand] == [
+        ("publish", other["id"], "succeeded")
+    ]
     two_step(desk, published["id"], "publish")
     page.wait_for_function(
         "n => document.querySelector('#iteration-message').textContent.startsWith(n + ' is published')",

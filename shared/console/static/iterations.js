@@ -1,9 +1,10 @@
 // Iterations like the portal: metrics at a chosen probability threshold (recomputed by the service),
 // images per tag, two iterations side by side with the per-tag differences, publish / unpublish /
 // delete by hand (each asks again), the ONNX export as a download.
-import { file, post } from "./api.js";
+import { api, file, post } from "./api.js";
 import { append, clear, el, fixed, scrollBox, twoStep } from "./dom.js";
 import { SERIES } from "./chart.js";
+import { thumbnail } from "./thumbs.js";
 
 export function metricCells(metrics) {
   return SERIES.map(([key]) => el("td", { class: "num", "data-metric": key,
@@ -95,7 +96,33 @@ function difference(a, b) {
   return el("td", { class: `num diff ${d > 0.0005 ? "up" : d < -0.0005 ? "down" : ""}`, text });
 }
 
-// Two iterations side by side: overall and per tag, each metric of A, of B and B − A.
+// The training images whose most probable tag (out of fold) differs between A and B; the thumbnail when
+// the image came from a training blob the sync knows.
+async function changedImages(box, a, b) {
+  clear(box);
+  box.append(el("p", { class: "message", text: `Looking for the images whose predicted tag changed from ${a.name} to ${b.name}…` }));
+  let answer;
+  try { answer = await api("iteration/compare", { a: a.id, b: b.id }); } catch (error) {
+    clear(box);
+    box.append(el("p", { class: "message error", text: error.message }));
+    return;
+  }
+  clear(box);
+  const rows = answer.changed.map((c) => el("tr", { "data-image-id": c.imageId },
+    el("td", {}, c.name ? thumbnail("training", c.name) : null),
+    el("td", { text: c.name || c.imageId }),
+    el("td", { text: `${c.tagA} (${fixed(c.probabilityA)})` }),
+    el("td", { text: `${c.tagB} (${fixed(c.probabilityB)})` })));
+  box.append(el("p", { id: "compare-images-summary", text: `${answer.changed.length} of the ${answer.compared} images in both iterations changed their predicted tag.` }));
+  if (rows.length) {
+    box.append(el("table", { class: "table", id: "compare-images" },
+      el("thead", {}, el("tr", {}, ["", "Image", `Tag in ${a.name}`, `Tag in ${b.name}`].map((h) => el("th", { text: h })))),
+      el("tbody", {}, rows)));
+  }
+}
+
+// Two iterations side by side: overall and per tag, each metric of A, of B and B − A; then, on request,
+// the images whose predicted tag changed.
 export function comparison(iterations) {
   const done = iterations.filter((it) => it.metrics);
   if (done.length < 2) return null;
@@ -127,10 +154,16 @@ export function comparison(iterations) {
       el("tbody", {}, row("all tags", a.metrics, b.metrics, null, null),
         tags.map((tag) => row(tag, of(a, tag), of(b, tag), (a.imageCounts || {})[tag], (b.imageCounts || {})[tag])))));
   }
-  first.addEventListener("change", draw);
-  second.addEventListener("change", draw);
+  const images = scrollBox("Images whose predicted tag changed", null);
+  const showImages = el("button", { type: "button", class: "quiet", id: "compare-images-button", text: "Changed images" });
+  showImages.addEventListener("click", () => {
+    const a = done.find((it) => it.id === first.value), b = done.find((it) => it.id === second.value);
+    changedImages(images, a, b);
+  });
+  first.addEventListener("change", () => { draw(); clear(images); });
+  second.addEventListener("change", () => { draw(); clear(images); });
   append(box, el("h3", { id: "compare-title", text: "Two iterations side by side" }),
-    el("div", { class: "actions" }, labelA, first, labelB, second), table);
+    el("div", { class: "actions" }, labelA, first, labelB, second, showImages), table, images);
   draw();
   return box;
 }
