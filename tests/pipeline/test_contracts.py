@@ -113,7 +113,7 @@ def test_a_run_record_round_trips_and_validates():
     record.status, record.step = Status.RUNNING, Step.TRAIN
     record.sync.failures.append(SyncFailure("a/b.jpg", "NotAnImage", catalogue.text("NotAnImage")))
     data = check_run(json.loads(json.dumps(record.as_json())))
-    assert data["schemaVersion"] == 1 and data["export"] is None and data["trigger"] == "import"
+    assert data["schemaVersion"] == 2 and data["export"] is None and data["trigger"] == "import"
     assert set(data["sync"]) == {
         "listed", "uploaded", "retagged", "replaced", "deleted", "unchanged", "duplicates", "failed",
         "ignored", "tagsCreated", "failures", "recovered", "duplicateBlobs", "warnings",
@@ -122,6 +122,15 @@ def test_a_run_record_round_trips_and_validates():
     assert "done" not in data and "needsTraining" not in data  # derived, not stored
     with pytest.raises(contracts.ContractError, match="status"):
         decode(RunRecord, {**data, "status": "exploded"})
+
+
+def test_a_run_record_of_the_previous_version_is_still_read():
+    record = new_record("20261125T031500123Z-1a2b3c4d", Trigger.HTTP)
+    written = check_run(json.loads(json.dumps(record.as_json())))
+    older = check_run({**written, "schemaVersion": 1})  # as stored before the console's actions by hand
+    assert decode(RunRecord, older).run_id == record.run_id
+    with pytest.raises(contracts.ContractError, match="schemaVersion"):
+        decode(RunRecord, {**written, "schemaVersion": 3})
 
 
 def test_a_check_catches_a_leak_and_a_message_not_from_the_catalogue():
