@@ -16,6 +16,7 @@ from msrest.exceptions import HttpOperationError
 
 from devstack import azurite
 from devstack.localvision import start as start_localvision
+from localvision import blobstore
 from localvision.blobstore import BlobStore, container_client
 from localvision.persistence import StaleProject
 from localvision.server import serve_in_thread
@@ -154,7 +155,11 @@ def test_an_unreachable_account_is_named_at_start(tmp_path: Path):
     assert "Traceback" not in result.stderr and "a2V5" not in result.stderr
 
 
-def test_a_lost_account_answers_503_and_memory_keeps_only_what_was_stored(tmp_path: Path):
+def test_a_lost_account_answers_503_and_memory_keeps_only_what_was_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # The same three retries against the stopped account, without the production backoff's seconds.
+    monkeypatch.setattr(blobstore, "RETRY", {**blobstore.RETRY, "initial_backoff": 0, "increment_base": 0.1})
     store = azurite.start(tmp_path / "azurite", in_memory=True)
     options = blob_options(azurite.connection_string(store.ports), "state")
     server = serve_in_thread(tmp_path / "data", TRAINING_KEY, PREDICTION_KEY, options=options)
