@@ -1,4 +1,4 @@
-"""``python -m bench`` (``make bench``): measure the local stack against DESIGN.md's bars.
+"""``python -m bench`` (``make bench``): measure the local stack against its bars (docs/performance.md).
 
 Default: one round with 200 photos through the pipeline in service mode, the same burst in onnx mode
 (the published iteration exported and made current) against the bare model, the console's first
@@ -275,7 +275,7 @@ def scale_rows(rounds: dict[int, dict[str, Any]]) -> tuple[tuple[str, ...], list
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench", description="Measure the local stack against the bars of DESIGN.md."
+        prog="python -m bench", description="Measure the local stack against its bars (docs/performance.md)."
     )
     parser.add_argument("--images", type=int, default=200, help="photos dropped at once (default 200)")
     parser.add_argument("--training", type=int, default=45, help="training photos (default 45: the set)")

@@ -1,4 +1,4 @@
-"""Bars (measured value against DESIGN.md's limit, PASS/FAIL), the printed table, the JSON file."""
+"""Bars (measured value against its limit, PASS/FAIL), the printed table, the JSON file."""
 
 from __future__ import annotations
 

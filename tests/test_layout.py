@@ -1,4 +1,4 @@
-"""The project's layout rules (DESIGN.md §2): who may import whom, no import cycles, small modules."""
+"""The project's layout rules (CONTRIBUTING.md): who may import whom, no import cycles, small modules."""
 
 from __future__ import annotations
 
