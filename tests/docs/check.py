@@ -40,7 +40,9 @@ CAMEL_CODE = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+$")
 API_ROUTE = re.compile(r"/api/([A-Za-z0-9_{}./*-]*)")
 COMMAND_LINE = re.compile(r"python3? -m (" + "|".join(re.escape(c) for c in COMMANDS) + r")\b(.*)")
 OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
-OUTSIDE = re.compile(r"\.\./shared\b|\bDESIGN\.md\b")
+# A relative path that climbs out of its folder, and a Markdown file named without a link.
+PARENT_PATH = re.compile(r"(?<![\w/.-])((?:\.\./)+[\w.-]*[\w-](?:/[\w.-]*[\w-])*)")
+PAGE_NAME = re.compile(r"(?<![\w/.-])([A-Za-z][\w-]*\.md)\b")
 TOP_LEVEL_DIRS = ("shared/", "tests/", "docs/", "infra/", "scripts/", "localvision/", "devhost/", "devstack/")
 TOP_LEVEL_DIRS += ("bench/", "samples/")
 # Names the pages mention that belong to Azure or another project, not to this code: name -> whose.
@@ -159,12 +161,25 @@ def check_links(page: Path, text: str) -> list[Finding]:
     return findings
 
 
-def check_outside_pointers(name: str, text: str) -> list[Finding]:
-    return [
-        Finding(name, line.number, f"points outside the repository: {match.group(0)}")
-        for line in lines_of(text)
-        for match in OUTSIDE.finditer(line.text)
-    ]
+def check_outside_pointers(page: Path, text: str) -> list[Finding]:
+    """A ``../`` path that leads out of the repository, or a page named that the repository lacks."""
+    name = page.relative_to(PROJECT_ROOT).as_posix()
+    pages = {file.rsplit("/", 1)[-1] for file in tracked_files()}
+    findings = []
+    for line in lines_of(text):
+        prose = re.sub(r"\]\([^)]*\)", "]", line.text)  # link targets are check_links' to judge
+        for path in PARENT_PATH.findall(prose):
+            resolved = (page.parent / path).resolve()
+            if not resolved.is_relative_to(PROJECT_ROOT):
+                findings.append(Finding(name, line.number, f"points outside the repository: {path}"))
+            elif not is_tracked(resolved.relative_to(PROJECT_ROOT).as_posix()):
+                findings.append(Finding(name, line.number, f"names a path the repository lacks: {path}"))
+        findings += [
+            Finding(name, line.number, f"names a page the repository lacks: {page_name}")
+            for page_name in PAGE_NAME.findall(prose)
+            if page_name not in pages
+        ]
+    return findings
 
 
 def check_paths(name: str, text: str) -> list[Finding]:
@@ -340,7 +355,7 @@ def check_page(page: Path, text: str | None = None) -> list[Finding]:
     name = page.relative_to(PROJECT_ROOT).as_posix()
     return [
         *check_links(page, text),
-        *check_outside_pointers(name, text),
+        *check_outside_pointers(page, text),
         *check_paths(name, text),
         *check_make_targets(name, text),
         *check_names(name, text),

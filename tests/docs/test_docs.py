@@ -43,15 +43,19 @@ def test_a_broken_anchor_is_caught():
 
 
 def test_a_link_outside_the_repository_is_caught():
-    assert problems("[notes](../../elsewhere/notes.md), and `../shared/x`\n") == [
+    text = "[notes](../../elsewhere/notes.md), `../../notes/x.md` and PLANNING.md; ok: ../README.md\n"
+    assert problems(text) == [
         "link points outside the repository: ../../elsewhere/notes.md",
-        "points outside the repository: ../shared",
+        "points outside the repository: ../../notes/x.md",
+        "names a page the repository lacks: PLANNING.md",
     ]
 
 
 def test_a_path_the_repository_lacks_is_caught():
     text = "Code: `shared/mirror/plan.py`, `shared/imaging.normalise`, `shared/mirror/gone.py`.\n"
     assert problems(text) == ["names a path the repository lacks: shared/mirror/gone.py"]
+    text = "See ../shared/storage.py, not ../shared/notes/customvision-export.md.\n"  # from docs/
+    assert problems(text) == ["names a path the repository lacks: ../shared/notes/customvision-export.md"]
 
 
 def test_an_unknown_make_target_is_caught():
