@@ -208,15 +208,21 @@ class IterationService:
             iteration.unpublish()
             self._registry.save(project)
 
+    def _evaluated(self, project_id: str, iteration_id: str):
+        """(project, iteration) of a Completed iteration (the registry's lock held); else the service's
+        refusal."""
+        project = self._registry.project(project_id)
+        iteration = project.iteration(iteration_id)
+        if iteration.status != "Completed":
+            raise errors.NO_PERFORMANCE.error(status=iteration.status)
+        return project, iteration
+
     def performance(self, project_id: str, iteration_id: str, threshold: float):
         """(iteration snapshot, metrics at ``threshold``); NotFoundIteration if it goes away meanwhile."""
         if not 0.0 <= threshold <= 1.0:
             raise errors.THRESHOLD.error()
         with self._registry.lock:
-            project = self._registry.project(project_id)
-            iteration = project.iteration(iteration_id)
-            if iteration.status != "Completed":
-                raise errors.NO_PERFORMANCE.error(status=iteration.status)
+            _, iteration = self._evaluated(project_id, iteration_id)
             view = iteration.view()
         model_dir = self._registry.store.iteration_dir(view.project_id, view.id)
         try:
@@ -234,10 +240,7 @@ class IterationService:
             raise errors.ORDER_BY.error(value=order_by)
         wanted = {tag_id.lower() for tag_id in tag_ids}
         with self._registry.lock:
-            project = self._registry.project(project_id)
-            iteration = project.iteration(iteration_id)
-            if iteration.status != "Completed":
-                raise errors.NO_PERFORMANCE.error(status=iteration.status)
+            project, iteration = self._evaluated(project_id, iteration_id)
             view = iteration.view()
             members = []  # (row in the evaluation, image snapshot), in upload order
             rows = {image_id: row for row, (image_id, _, _) in enumerate(iteration.training_set)}

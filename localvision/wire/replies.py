@@ -16,6 +16,7 @@ from localvision.state.views import (
     MetadataResult,
     PredictionResult,
     ProjectView,
+    TagPrediction,
     TagView,
     UploadResult,
 )
@@ -204,16 +205,18 @@ def image_performance_json(entry: ImagePerformance, links: ImageLinks | None) ->
         "thumbnailUri": image["thumbnailUri"],
         "tags": image["tags"],
         "regions": [],
-        "predictions": [
-            {
-                "probability": prediction.probability,
-                "tagId": prediction.tag.id,
-                "tagName": prediction.tag.name,
-                "boundingBox": None,
-                "tagType": prediction.tag.type,
-            }
-            for prediction in entry.predictions
-        ],
+        "predictions": [_prediction(prediction) for prediction in entry.predictions],
+    }
+
+
+def _prediction(prediction: TagPrediction) -> dict[str, Any]:
+    """One tag's probability, as both the prediction API and the image performances answer it."""
+    return {
+        "probability": prediction.probability,
+        "tagId": prediction.tag.id,
+        "tagName": prediction.tag.name,
+        "boundingBox": None,
+        "tagType": prediction.tag.type,
     }
 
 
@@ -223,16 +226,7 @@ def prediction_json(result: PredictionResult) -> dict[str, Any]:
         "project": result.project_id,
         "iteration": result.iteration_id,
         "created": result.created,
-        "predictions": [
-            {
-                "probability": prediction.probability,
-                "tagId": prediction.tag.id,
-                "tagName": prediction.tag.name,
-                "boundingBox": None,
-                "tagType": prediction.tag.type,
-            }
-            for prediction in result.predictions
-        ],
+        "predictions": [_prediction(prediction) for prediction in result.predictions],
     }
 
 
