@@ -60,6 +60,8 @@ class Classifier:
         self.images = storage.container(settings.images_container)
         self.results = storage.container(settings.results_container)
         self.review = storage.container(settings.review_container)
+        # the host that answers in service mode, named in each document (``model.endpoint``)
+        self.endpoint = urlsplit(settings.customvision_prediction_endpoint).netloc
 
     # --- the blob trigger ---------------------------------------------------------------------------
 
@@ -196,8 +198,7 @@ class Classifier:
             )
         except PermanentError as error:
             raise self._explain(error, project_id) from error
-        endpoint = urlsplit(self.settings.customvision_prediction_endpoint).netloc
-        info = documents.ModelInfo(project_id, published, result.iteration, "service", endpoint)
+        info = documents.ModelInfo(project_id, published, result.iteration, "service", self.endpoint)
         return info, documents.predictions_of(result)
 
     def _explain(self, error: PermanentError, project_id: str) -> PermanentError:
