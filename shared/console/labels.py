@@ -24,7 +24,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
-from shared.storage import ensure_container
+from shared.storage import ensure_container, write_json
 
 log = logging.getLogger(__name__)
 LABELS_PREFIX = "console/labels/"
@@ -60,8 +60,7 @@ class Labels:
         self.training = training
 
     def _blob(self, name: str):
-        key = hashlib.sha256(name.encode()).hexdigest()
-        return self.pipeline.get_blob_client(f"{LABELS_PREFIX}{key}.json")
+        return self.pipeline.get_blob_client(_blob_name(name))
 
     def claim(self, wanted: Decision) -> Claim:
         """Make ``wanted`` the image's decision unless a current one exists; that one is answered then."""
@@ -69,8 +68,7 @@ class Labels:
         blob = self._blob(wanted.name)
         for _ in range(3):
             try:
-                written = blob.upload_blob(_body(wanted), overwrite=False)
-                return Claim(wanted, written["etag"], ours=True)
+                return Claim(wanted, write_json(self.pipeline, blob.blob_name, asdict(wanted)), ours=True)
             except ResourceExistsError:
                 pass
             found = self._read(blob)
@@ -80,10 +78,8 @@ class Labels:
             if decision.sha256 == wanted.sha256 and (age < STALE_SECONDS or self._in_training(decision)):
                 return Claim(decision, etag, ours=False)
             try:  # stale: take it over, unless someone else did first
-                written = blob.upload_blob(
-                    _body(wanted), overwrite=True, etag=etag, match_condition=MatchConditions.IfNotModified
-                )
-                return Claim(wanted, written["etag"], ours=True)
+                written = write_json(self.pipeline, blob.blob_name, asdict(wanted), if_match=etag)
+                return Claim(wanted, written, ours=True)
             except (ResourceModifiedError, ResourceNotFoundError):
                 continue
         found = self._read(blob)
@@ -101,10 +97,8 @@ class Labels:
         if training_name == claim.decision.training:
             return claim
         decision = Decision(claim.decision.name, claim.decision.tag, training_name, claim.decision.sha256)
-        written = self._blob(decision.name).upload_blob(
-            _body(decision), overwrite=True, etag=claim.etag, match_condition=MatchConditions.IfNotModified
-        )
-        return Claim(decision, written["etag"], ours=True)
+        written = write_json(self.pipeline, _blob_name(decision.name), asdict(decision), if_match=claim.etag)
+        return Claim(decision, written, ours=True)
 
     def release(self, name: str, training_name: str | None = None) -> None:
         """Forget the image's decision (only the one naming ``training_name``, when given)."""
@@ -136,5 +130,5 @@ class Labels:
         return bool(decision.training) and self.training.get_blob_client(decision.training).exists()
 
 
-def _body(decision: Decision) -> bytes:
-    return json.dumps(asdict(decision), ensure_ascii=False).encode()
+def _blob_name(image_name: str) -> str:
+    return f"{LABELS_PREFIX}{hashlib.sha256(image_name.encode()).hexdigest()}.json"
