@@ -43,7 +43,7 @@ SHARED_MAY_IMPORT = {
     | {"shared.documents", "shared.storage", "shared.customvision", "shared.mirror", "shared.onnx"}
     | {"shared.runs"},
     "shared.console": FOUNDATION
-    | {"shared.imaging", "shared.storage", "shared.customvision", "shared.retrain"},
+    | {"shared.imaging", "shared.storage", "shared.customvision", "shared.mirror", "shared.retrain"},
     "shared.schemas": {"shared.contracts", "shared.documents", "shared.runs"},
     "shared.api": FOUNDATION
     | {"shared.documents", "shared.fetch", "shared.classify", "shared.retrain", "shared.runs"},

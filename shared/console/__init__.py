@@ -2,7 +2,7 @@
 
 Importable without azure.functions: function_app.py turns a ``ConsoleRequest`` into a call here and the
 ``ConsoleResponse`` back into an HttpResponse. See docs/console.md. May import the root modules,
-``customvision`` and ``retrain`` (to start and follow runs).
+``customvision``, ``retrain`` (to start and follow runs) and ``mirror`` (the last sync's summary).
 """
 
 from shared.console.api import ConsoleApi

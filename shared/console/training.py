@@ -6,16 +6,15 @@ The container is the source of truth: a move or a delete here reaches the model 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
-from azure.storage.blob import ContainerClient
 
 from shared.console.areas import Areas, BlobAt, check_name, check_tag, list_page, training_name
 from shared.console.http import BadRequest
+from shared.mirror.summary import read_summary
 
 log = logging.getLogger(__name__)
 
@@ -23,16 +22,15 @@ SAMPLES_PER_TAG = 24
 TAG_PAGE = 100
 # The overview never lists a large container (Azurite answers any listing of 100,000 blobs in about a
 # second): when the last sync listed more than LIVE_PAGE blobs, the counts and samples are those of its
-# listing, which the mirror writes as SYNC_SUMMARY (shared.mirror.summary) with its time; else one page
-# of LIVE_PAGE names answers the container live and exact. A tag page lists a folder in full.
+# listing, which the mirror writes (shared.mirror.summary) with its time; else one page of LIVE_PAGE
+# names answers the container live and exact. A tag page lists a folder in full.
 LIVE_PAGE = 250
-SYNC_SUMMARY = "sync/summary.json"
 
 
 def overview(areas: Areas) -> dict[str, Any]:
     """Counts per tag folder and the first few names of each: as of the last sync (``countsAsOf``) for a
     large container, else live; past one page with no sync yet, each count is a lower bound (``more``)."""
-    summary = _summary(areas.containers["discarded"])
+    summary = read_summary(areas.containers["discarded"])
     if summary is not None and summary["total"] > LIVE_PAGE:
         return _answer(_synced(summary), summary["outsideFolders"], summary["listedAt"])
     pages = areas.containers["training"].list_blobs(results_per_page=LIVE_PAGE).by_page()
@@ -80,27 +78,6 @@ def _answer(folders: dict[str, dict[str, Any]], outside: int, as_of: str | None)
     tags = sorted(folders.values(), key=lambda f: f["tag"].lower())
     total = sum(f["count"] for f in tags)
     return {"tags": tags, "total": total, "outsideFolders": outside, "countsAsOf": as_of}
-
-
-def _summary(pipeline: ContainerClient) -> dict[str, Any] | None:
-    """The last sync's summary, if there is a readable one."""
-    try:
-        data = json.loads(pipeline.download_blob(SYNC_SUMMARY).readall())
-        folders = {
-            str(name): {"count": int(value["count"]), "samples": [str(n) for n in value["samples"]]}
-            for name, value in data["folders"].items()
-        }
-        return {
-            "folders": folders,
-            "total": int(data["total"]),
-            "outsideFolders": int(data["outsideFolders"]),
-            "listedAt": str(data["listedAt"]),
-        }
-    except ResourceNotFoundError:
-        return None
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-        log.warning("%s is not a summary the sync writes: ignored", SYNC_SUMMARY)
-        return None
 
 
 def tag_page(areas: Areas, params: Mapping[str, str]) -> dict[str, Any]:

@@ -2,20 +2,23 @@
 
 Written by the mirror (``sync/summary.json`` in the pipeline container) at the end of each completed sync
 from the listing it made anyway, so the console can show counts of a large container with one small read
-instead of listing it (the console reads it by name: shared.console.training.SYNC_SUMMARY).
+instead of listing it (``read_summary``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient, ContentSettings
 
 from shared.mirror.plan import Listed
 from shared.storage import ensure_container
 
+log = logging.getLogger(__name__)
 SUMMARY = "sync/summary.json"
 SAMPLES_PER_FOLDER = 24
 
@@ -42,3 +45,24 @@ def write_summary(pipeline: ContainerClient, listing: list[Listed]) -> None:
     ensure_container(pipeline)
     body = json.dumps(summarise(listing), ensure_ascii=False).encode()
     pipeline.upload_blob(SUMMARY, body, overwrite=True, content_settings=ContentSettings("application/json"))
+
+
+def read_summary(pipeline: ContainerClient) -> dict[str, Any] | None:
+    """The last sync's summary, if there is a readable one."""
+    try:
+        data = json.loads(pipeline.download_blob(SUMMARY).readall())
+        folders = {
+            str(name): {"count": int(value["count"]), "samples": [str(n) for n in value["samples"]]}
+            for name, value in data["folders"].items()
+        }
+        return {
+            "folders": folders,
+            "total": int(data["total"]),
+            "outsideFolders": int(data["outsideFolders"]),
+            "listedAt": str(data["listedAt"]),
+        }
+    except ResourceNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        log.warning("%s is not a summary the sync writes: ignored", SUMMARY)
+        return None
