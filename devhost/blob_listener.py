@@ -20,11 +20,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import azure.functions as func
-from azure.core import MatchConditions
 from azure.core.exceptions import (
     HttpResponseError,
     ResourceExistsError,
@@ -32,7 +30,7 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 
-from devhost import tracing
+from devhost import blobio, tracing
 from devhost.bindings import blob_value, encode_message, split_path
 from devhost.config import BlobOptions, ConfigError, resolve
 from devhost.connections import Clients
@@ -317,7 +315,7 @@ class BlobListener:
             value: Any = blob
         else:
             try:
-                downloader = blob.download_blob(etag=etag, match_condition=MatchConditions.IfNotModified)
+                downloaded = blobio.download(blob, etag)
             except (ResourceNotFoundError, ResourceModifiedError):
                 log.info(
                     "Blob %s/%s changed or was deleted since it was listed; skipping that version",
@@ -325,15 +323,14 @@ class BlobListener:
                     name,
                 )
                 return None
-            data = downloader.readall()
-            props = downloader.properties
+            data = downloaded.data
             stream = func.blob.InputStream(
                 data=data,
                 name=f"{container}/{name}",
                 length=len(data),
                 uri=blob.url,
-                blob_properties=_properties(props),
-                metadata=dict(props.metadata or {}),
+                blob_properties=downloaded.properties,
+                metadata=downloaded.metadata,
             )
             value = blob_value(spec, param, data, stream)
         source = "EventGrid" if key in watch.pending else "LogsAndContainerScan"
@@ -380,18 +377,3 @@ def _resume_unfinished(watch: BlobWatch) -> None:
         match = watch.pattern.match(name) if container == watch.container else None
         if match is not None:
             watch.pending[key] = match.groupdict()
-
-
-def _properties(props: Any) -> dict[str, Any]:
-    settings = props.content_settings
-    last_modified: datetime | None = props.last_modified
-    return {
-        "ETag": props.etag,
-        "Length": props.size,
-        "ContentType": settings.content_type,
-        "ContentEncoding": settings.content_encoding,
-        "ContentMD5": settings.content_md5.hex() if settings.content_md5 else None,
-        "LastModified": last_modified.isoformat() if last_modified else None,
-        "CreatedOn": props.creation_time.isoformat() if props.creation_time else None,
-        "BlobType": str(props.blob_type),
-    }

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 
-from devhost import tracing
+from devhost import blobio, tracing
 
 HOSTS_CONTAINER = "azure-webjobs-hosts"
 
@@ -70,7 +70,7 @@ class ReceiptStore:
             metadata["Incomplete"] = "true"
         blob = self.container.get_blob_client(self._name(function_id, key))
         self._ensure_container()
-        blob.upload_blob(b"", overwrite=True, metadata=metadata)
+        blobio.put_empty(blob, metadata)
 
     def _ensure_container(self) -> None:
         if self._created:
