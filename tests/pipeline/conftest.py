@@ -21,6 +21,15 @@ from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64E
 from devstack import localvision, photos, vision
 from devstack.vision import FOOD_DOMAIN, PREDICTION_KEY, RESOURCE_ID, TRAINING_KEY, trainer
 from shared.settings.declared import SETTINGS, STORAGE_CONNECTION, STORAGE_IDENTITY_SUFFIXES
+from tests.export.conftest import (  # noqa: F401  the fruit model's fixtures, for onnx mode: one copy per session
+    all_photos,
+    export_cache,
+    feature_graph,
+    featurizer,
+    fruit_model,
+    fruit_zip,
+    training_photos,
+)
 from tests.pipeline.contract_checks import check_document, check_reply
 
 __all__ = ["FOOD_DOMAIN", "trainer"]

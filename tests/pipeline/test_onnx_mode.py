@@ -2,7 +2,6 @@
 fruit head trained in-process and exported by localvision's exporter. The Custom Vision endpoints point at
 a closed port: a document that came out right proves that no call went to the service."""
 
-# ruff: noqa: F401, F811 (the export tests' session fixtures, imported to be used here)
 from __future__ import annotations
 
 import hashlib
@@ -22,19 +21,7 @@ from localvision.ml.export import export_zip
 from shared import catalogue
 from shared.onnx.pointer import POINTER_BLOB, Label, ModelPointer, model_blob_name, store_model, zip_sha1
 from shared.onnx.store import MODEL_REFRESH_SECONDS
-from tests.export.conftest import (
-    FRUIT_TAGS,
-    ITERATION_ID,
-    TEST_PHOTOS,
-    Photo,
-    all_photos,
-    export_cache,
-    feature_graph,
-    featurizer,
-    fruit_model,
-    fruit_zip,
-    training_photos,
-)
+from tests.export.conftest import FRUIT_TAGS, ITERATION_ID, TEST_PHOTOS, Photo
 from tests.export.portal_zip import PORTAL_METADATA, legacy_model, portal_zip
 from tests.localvision_model.out_of_class import OUT_OF_CLASS
 from tests.pipeline.conftest import (

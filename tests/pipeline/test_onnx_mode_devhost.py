@@ -2,7 +2,6 @@
 blob trigger and POST /api/classify, with localvision's export of the fruit head in pipeline/models. The
 Custom Vision endpoints point at a closed port: no call may reach the service."""
 
-# ruff: noqa: F401, F811 (the export tests' session fixtures, imported to be used here)
 from __future__ import annotations
 
 import json
@@ -15,16 +14,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from devstack.paths import PROJECT_ROOT
 from devstack.processes import free_port
 from tests.devhost.conftest import FUNCTION_KEY, DevHostProcess
-from tests.export.conftest import (
-    ITERATION_ID,
-    TEST_PHOTOS,
-    export_cache,
-    feature_graph,
-    featurizer,
-    fruit_model,
-    fruit_zip,
-    training_photos,
-)
+from tests.export.conftest import ITERATION_ID, TEST_PHOTOS
 from tests.pipeline.conftest import containers, unique
 from tests.pipeline.contract_checks import check_document
 from tests.pipeline.test_onnx_mode import NO_SERVICE, PROJECT_ID, TAG_IDS, place

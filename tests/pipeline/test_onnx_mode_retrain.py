@@ -2,7 +2,6 @@
 export step exports the iteration, stores the zip and points current.json at it; a non-compact domain
 keeps the current model and says what to do."""
 
-# ruff: noqa: F401, F811 (the export tests' session fixtures, imported to be used here)
 from __future__ import annotations
 
 import hashlib
@@ -14,15 +13,7 @@ from msrest.exceptions import HttpOperationError
 
 from shared import catalogue
 from shared.onnx.pointer import POINTER_BLOB, model_blob_name
-from tests.export.conftest import (
-    ITERATION_ID,
-    export_cache,
-    feature_graph,
-    featurizer,
-    fruit_model,
-    fruit_zip,
-    training_photos,
-)
+from tests.export.conftest import ITERATION_ID
 from tests.pipeline.conftest import (
     base_settings,
     blob_input,

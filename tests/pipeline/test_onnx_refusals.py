@@ -12,15 +12,7 @@ import pytest
 
 from shared import catalogue
 from shared.onnx.pointer import POINTER_BLOB
-from tests.export.conftest import (
-    ITERATION_ID,
-    export_cache,
-    feature_graph,
-    featurizer,
-    fruit_model,
-    fruit_zip,
-    training_photos,
-)
+from tests.export.conftest import ITERATION_ID
 from tests.export.portal_zip import portal_zip
 from tests.pipeline.conftest import containers
 from tests.pipeline.test_onnx_mode import classify, place, settings
