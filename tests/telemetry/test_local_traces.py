@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import requests
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from devstack import photos
 from devstack.runs import TERMINAL
@@ -130,6 +130,17 @@ def test_a_retrain_has_a_span_per_step_with_its_run(stack, runs):
         assert [r["name"] for r in trace.roots()] == ["Functions.retrain_worker"], render(trace)
 
 
+@pytest.fixture(scope="module")
+def images(stack: LocalStack) -> ContainerClient:
+    """The stack's images container, created if no test has yet."""
+    container = BlobServiceClient.from_connection_string(stack.conn_str).get_container_client(
+        stack.values["IMAGES_CONTAINER"]
+    )
+    if not container.exists():
+        container.create_container()
+    return container
+
+
 def image_trace(ts: list[Trace], name: str) -> Trace | None:
     """The last complete trace (its receipt written) of the blob ``name``."""
     found = [
@@ -138,13 +149,8 @@ def image_trace(ts: list[Trace], name: str) -> Trace | None:
     return found[-1] if found else None
 
 
-def test_an_image_trace_from_download_to_receipt(stack, runs, fruit_dir):
+def test_an_image_trace_from_download_to_receipt(stack, runs, images, fruit_dir):
     iteration = runs["trained"]["iteration"]["id"]
-    images = BlobServiceClient.from_connection_string(stack.conn_str).get_container_client(
-        stack.values["IMAGES_CONTAINER"]
-    )
-    if not images.exists():
-        images.create_container()
     photo = photos.test_photos(fruit_dir)[0]
     etag = images.upload_blob("traced/apple.jpg", photo.data, overwrite=True).get_blob_properties().etag
     images.upload_blob("traced/not-an-image.jpg", b"this is text", overwrite=True)
@@ -179,12 +185,7 @@ def test_an_image_trace_from_download_to_receipt(stack, runs, fruit_dir):
     assert child_names(bad, image) == ["normalise", "write result"]  # nothing predicted: one error document
 
 
-def test_devstack_traces_shows_an_images_and_a_runs_trees(stack, runs, fruit_dir):
-    images = BlobServiceClient.from_connection_string(stack.conn_str).get_container_client(
-        stack.values["IMAGES_CONTAINER"]
-    )
-    if not images.exists():
-        images.create_container()
+def test_devstack_traces_shows_an_images_and_a_runs_trees(stack, runs, images, fruit_dir):
     images.upload_blob("shown/banana.jpg", photos.test_photos(fruit_dir)[1].data, overwrite=True)
     spans_of(stack.telemetry_file, lambda ts: image_trace(ts, "shown/banana.jpg"))
 
@@ -221,12 +222,7 @@ def metric_points(path: Path, name: str) -> list[dict[str, Any]]:
     return last
 
 
-def test_metrics_count_images_by_outcome_and_time_predictions_and_runs(stack, runs, fruit_dir):
-    images = BlobServiceClient.from_connection_string(stack.conn_str).get_container_client(
-        stack.values["IMAGES_CONTAINER"]
-    )
-    if not images.exists():
-        images.create_container()
+def test_metrics_count_images_by_outcome_and_time_predictions_and_runs(stack, runs, images, fruit_dir):
     images.upload_blob("counted/kiwi.jpg", photos.test_photos(fruit_dir)[2].data, overwrite=True)
     images.upload_blob("counted/text.jpg", b"not a photo", overwrite=True)
 
