@@ -13,16 +13,25 @@ compares what it reads and writes with the SDK's own calls, so an upgrade that c
 from __future__ import annotations
 
 import base64
+import contextlib
+import threading
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.core.rest import HttpRequest, HttpResponse
-from azure.storage.blob import BlobClient
+from azure.storage.blob import BlobClient, ContainerClient
 
 METADATA_PREFIX = "x-ms-meta-"
 _ERRORS: dict[int, type[HttpResponseError]] = {404: ResourceNotFoundError, 412: ResourceModifiedError}
+_ensured: set[str] = set()  # URLs of the host's containers known to exist
+_ensure_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -78,3 +87,14 @@ def put_empty(blob: BlobClient, metadata: dict[str, str]) -> None:
     """Create or replace ``blob`` as an empty block blob carrying ``metadata``."""
     headers = {"x-ms-blob-type": "BlockBlob", **{METADATA_PREFIX + k: v for k, v in metadata.items()}}
     _send(blob, HttpRequest("PUT", blob.url, headers=headers, content=b""), 201)
+
+
+def ensure_container(container: ContainerClient) -> None:
+    """Create one of the host's containers (``azure-webjobs-hosts``) once per process if it does not exist."""
+    if container.url in _ensured:
+        return
+    with _ensure_lock:
+        if container.url not in _ensured:
+            with contextlib.suppress(ResourceExistsError):
+                container.create_container()
+            _ensured.add(container.url)

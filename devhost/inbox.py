@@ -22,9 +22,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
+from devhost import blobio
 from devhost.blob_listener import BlobListener, BlobWatch
 
 log = logging.getLogger("devhost.eventgrid")
@@ -48,8 +49,6 @@ class Inbox:
         self.hosts = hosts
         self.host_id = host_id
         self._queue: queue.Queue[Batch] = queue.Queue()
-        self._created = False
-        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def _prefix(self, watch: BlobWatch) -> str:
@@ -65,19 +64,11 @@ class Inbox:
 
     def put(self, watch: BlobWatch, container: str, names: list[str]) -> None:
         """Keep the blobs in storage (one write), then queue them for delivery; raises if storage fails."""
-        self._ensure_container()
+        blobio.ensure_container(self.hosts)
         blob = f"{self._prefix(watch)}{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex}.json"
         body = json.dumps({"container": container, "blobs": names}).encode()
         self.hosts.upload_blob(blob, body, overwrite=False)
         self._queue.put(Batch(watch, blob, container, tuple(names)))
-
-    def _ensure_container(self) -> None:
-        if self._created:
-            return
-        with self._lock:
-            with contextlib.suppress(ResourceExistsError):
-                self.hosts.create_container()
-            self._created = True
 
     def _run(self, watches: list[BlobWatch]) -> None:
         for watch in watches:

@@ -8,11 +8,9 @@ memory, so a poll costs one listing of the watched container and set look-ups.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from dataclasses import dataclass, field
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 
 from devhost import blobio, tracing
@@ -36,8 +34,6 @@ class ReceiptStore:
     def __init__(self, service: BlobServiceClient, host_id: str) -> None:
         self.container = service.get_container_client(HOSTS_CONTAINER)
         self.host_id = host_id
-        self._lock = threading.Lock()
-        self._created = False
 
     def _prefix(self, function_id: str) -> str:
         return f"blobreceipts/{self.host_id}/{function_id}/"
@@ -69,13 +65,5 @@ class ReceiptStore:
         if not complete:
             metadata["Incomplete"] = "true"
         blob = self.container.get_blob_client(self._name(function_id, key))
-        self._ensure_container()
+        blobio.ensure_container(self.container)
         blobio.put_empty(blob, metadata)
-
-    def _ensure_container(self) -> None:
-        if self._created:
-            return
-        with self._lock:
-            with contextlib.suppress(ResourceExistsError):
-                self.container.create_container()
-            self._created = True
