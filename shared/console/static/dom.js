@@ -91,3 +91,21 @@ export function twoStep(label, armedLabel, action, attrs = {}) {
 export function scrollBox(label, child) {
   return el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": label }, child);
 }
+
+/** Makes `zone` open the file `picker` (click, Enter, Space) and take dropped files; `onFiles` gets the
+ * picked or dropped FileList, never an empty one. */
+export function fileDrop(zone, picker, onFiles) {
+  const take = (files) => { if (files.length) onFiles(files); };
+  picker.addEventListener("change", () => take(picker.files));
+  zone.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); picker.click(); }
+  });
+  zone.addEventListener("click", () => picker.click());
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    zone.classList.remove("over");
+    take(e.dataTransfer.files);
+  });
+}

@@ -2,7 +2,7 @@
 // model that answered. "The published model" is what the pipeline uses (POST /api/classify); any trained
 // iteration can be tried instead (Custom Vision's quick test, published or not). Nothing is stored.
 import { api, app, postBytes } from "./api.js";
-import { append, bars, clear, el } from "./dom.js";
+import { append, bars, clear, el, fileDrop } from "./dom.js";
 import { answeredBy } from "./results.js";
 
 const PUBLISHED = "";
@@ -50,19 +50,7 @@ export async function render(main, { status }) {
   }
 
   const send = (blob) => classify(blob, blob.type || "application/octet-stream", blob.name || "pasted image");
-  file.addEventListener("change", () => { if (file.files[0]) send(file.files[0]); });
-  zone.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); file.click(); }
-  });
-  zone.addEventListener("click", () => file.click());
-  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
-  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-  zone.addEventListener("drop", (e) => {
-    e.preventDefault();
-    zone.classList.remove("over");
-    const dropped = e.dataTransfer.files[0];
-    if (dropped) send(dropped);
-  });
+  fileDrop(zone, file, (files) => send(files[0]));
   function onPaste(e) {
     const pasted = [...(e.clipboardData ? e.clipboardData.files : [])].find((f) => f.type.startsWith("image/"));
     if (pasted) { e.preventDefault(); send(pasted); }

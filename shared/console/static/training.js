@@ -2,7 +2,7 @@
 // folder, move or delete images one by one or several at once, the photos stored twice, and how many
 // images wait untagged in review/. The container is the truth: the next retrain brings the project in line.
 import { api, post, postBytes } from "./api.js";
-import { append, clear, el, twoStep } from "./dom.js";
+import { append, clear, el, fileDrop, twoStep } from "./dom.js";
 import { tagChoices } from "./results.js";
 import { thumbnail } from "./thumbs.js";
 
@@ -91,18 +91,7 @@ export async function render(main, { config, status }) {
   }
 
   tagSelect.addEventListener("change", () => { newTagField.hidden = tagSelect.value !== ""; });
-  picker.addEventListener("change", () => { if (picker.files.length) uploadAll(picker.files).catch((e) => status(e.message, "error")); });
-  zone.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); picker.click(); }
-  });
-  zone.addEventListener("click", () => picker.click());
-  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
-  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-  zone.addEventListener("drop", (e) => {
-    e.preventDefault();
-    zone.classList.remove("over");
-    if (e.dataTransfer.files.length) uploadAll(e.dataTransfer.files).catch((err) => status(err.message, "error"));
-  });
+  fileDrop(zone, picker, (files) => uploadAll(files).catch((e) => status(e.message, "error")));
   const uploadPanel = el("section", { class: "upload", id: "upload", "aria-labelledby": "upload-title" },
     el("h3", { id: "upload-title", text: "Add photos" }),
     el("div", { class: "actions" },
