@@ -24,8 +24,9 @@ from localvision.persistence import StaleProject, atomic_write
 
 SIGNING_KEY_BLOB = "signing.key"
 JSON = ContentSettings(content_type="application/json")
-# Waits of about 1, 3 and 5 s (the SDK's default starts at 15 s): a request does not hang on a lost account.
-RETRY = {"initial_backoff": 1, "increment_base": 2, "retry_total": 3}
+# Waits of 1, 3 and 5 s, each +-1 s (the SDK's default is 15 s +-3 s, then more): a request does not hang
+# on a lost account.
+RETRY = {"initial_backoff": 1, "increment_base": 2, "retry_total": 3, "random_jitter_range": 1}
 
 
 def container_client(
