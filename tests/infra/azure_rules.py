@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pycep import BicepParser
+
+from tests.infra.bicep import parse
 
 # Flex Consumption: site properties it deprecated and refuses (ARM answers BadRequest; ftpsState: extended
 # code 51021). Source: https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations
@@ -142,7 +143,7 @@ class Project:
 
     def bicep(self) -> Iterator[tuple[Path, dict[str, Any]]]:
         for path in sorted((self.root / "infra").rglob("*.bicep")):
-            yield path, BicepParser().parse(file_path=path)
+            yield path, parse(path)
 
     def resources(self, resource_type: str) -> Iterator[tuple[Path, dict[str, Any], dict[str, Any]]]:
         """(file, its tree, resource body) of each declared resource of one type."""
@@ -163,7 +164,7 @@ class Project:
         return apps[0]
 
     def main(self) -> dict[str, Any]:
-        return BicepParser().parse(file_path=self.root / "infra" / "main.bicep")
+        return parse(self.root / "infra" / "main.bicep")
 
 
 def decorators(parameter: dict[str, Any]) -> dict[str, Any]:

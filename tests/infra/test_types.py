@@ -18,10 +18,9 @@ from typing import Any
 
 import pytest
 import yaml
-from pycep import BicepParser
 
 from devstack.paths import PROJECT_ROOT
-from tests.infra.bicep import INFRA
+from tests.infra.bicep import INFRA, parse
 from tests.infra.bicep_types import SPECS, Checker, body_type, check_body
 from tests.infra.scripts import load_script
 
@@ -44,7 +43,7 @@ def infra_errors(infra: Path) -> list[str]:
     """Every type error in the resource bodies of the .bicep files under ``infra``."""
     checked, errors = 0, []
     for path in sorted(infra.rglob("*.bicep")):
-        tree = BicepParser().parse(file_path=path)
+        tree = parse(path)
         loop_items = {
             r["config"]["loop_type"]["detail"]["item_name"]
             for r in tree.get("resources", {}).values()
