@@ -17,6 +17,13 @@ from devstack.vision import PREDICTION_KEY, TRAINING_KEY
 __all__ = ["PREDICTION_KEY", "TRAINING_KEY"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with slow tests run first. xdist's ``--dist loadfile`` hands out modules in collection
+    order, so a long module collected last would end the run alone on one worker while the others idle."""
+    slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_modules)  # stable: each module keeps its order
+
+
 @pytest.fixture(scope="session")
 def fruit_dir() -> Path:
     reason = missing_reason()

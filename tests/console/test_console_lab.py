@@ -26,6 +26,7 @@ from tests.console.accessibility import audit
 from tests.console.conftest import DESKTOP, PHONE, Watched
 from tests.robustness.conftest import FAST_SETTINGS, Stack, fruit_photos
 
+pytestmark = pytest.mark.slow  # the whole stack, two trainings, a browser
 LAB_SETTINGS = {
     **FAST_SETTINGS,
     "CUSTOMVISION_DOMAIN": "General (compact)",  # exportable: the ONNX download
