@@ -103,7 +103,8 @@ def test_the_unpacked_zip_installs_and_declares_every_function(package: Path, tm
     venv = tmp_path / "venv"
     run(["python3", "-m", "venv", str(venv)], cwd=tmp_path)
     python = venv / "bin" / "python"
-    # The remote build's step: only what the package's requirements name (requirements.txt applies the lock).
+    # The remote build's step: only what the package's requirements name (requirements.txt applies the lock);
+    # without compiling to bytecode, which changes nothing that is installed and halves the time.
     run(
         [
             str(python),
@@ -112,6 +113,7 @@ def test_the_unpacked_zip_installs_and_declares_every_function(package: Path, tm
             "install",
             "--quiet",
             "--disable-pip-version-check",
+            "--no-compile",
             "-r",
             "requirements.txt",
         ],
