@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
-# Two workers, a test file each at a time (a file's fixtures stay in one process): make test <= 4 min on 2 cores.
-PYTEST_ARGS ?= -n 2 --dist loadfile
+# Three workers on 2 cores, a test file each at a time (a file's fixtures stay in one process): the third
+# fills the time the others wait on a browser, a child process or a retry. make test <= 6 min on 2 cores.
+PYTEST_ARGS ?= -n 3 --dist loadfile
 TIER ?=
 
 .PHONY: install test lint fmt bench up down logs demo clean package image migrate-demo

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 import sys
 import time
 import uuid
@@ -198,11 +199,14 @@ def train_and_publish(
 
 @pytest.fixture
 def extra_localvision(tmp_path: Path) -> Iterator[Callable[..., str]]:
-    """Start a localvision of its own with extra arguments (e.g. --faults 429:1.0); returns its endpoint."""
+    """Start a localvision of its own with extra arguments (e.g. --faults 429:1.0), on a copy of the data
+    folder ``data_from`` if given (its projects, already trained); returns its endpoint."""
     started: list[localvision.LocalVision] = []
 
-    def start(*args: str) -> str:
+    def start(*args: str, data_from: Path | None = None) -> str:
         data = tmp_path / f"lv{len(started)}"
+        if data_from is not None:
+            shutil.copytree(data_from, data)
         service = localvision.start(data, TRAINING_KEY, PREDICTION_KEY, *args, in_process=True)
         started.append(service)
         return f"http://127.0.0.1:{service.ports['http']}"

@@ -18,6 +18,8 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from PIL import Image
 
+from devstack import localvision
+from devstack.vision import PREDICTION_KEY, TRAINING_KEY
 from shared import catalogue
 from shared.errors import TransientError
 from tests.localvision_model.out_of_class import OUT_OF_CLASS
@@ -296,6 +298,20 @@ def test_a_wrong_prediction_key_is_an_error_document_without_the_key(
     assert "CUSTOMVISION_PREDICTION_KEY" in caplog.text  # the error was logged, without the key
 
 
+@pytest.fixture(scope="module")
+def fruit_data(tmp_path_factory: pytest.TempPathFactory, fruit_dir: Path) -> tuple[Path, str]:
+    """A localvision data folder holding a published fruit model, and its project's name: trained once for
+    the tests that copy it into a localvision with faults (the faults would get in the way of training)."""
+    data = tmp_path_factory.mktemp("fruit") / "data"
+    service = localvision.start(data, TRAINING_KEY, PREDICTION_KEY, in_process=True)
+    try:
+        name = unique("Faulty ")
+        train_and_publish(f"http://127.0.0.1:{service.ports['http']}", name, fruit_dir)
+    finally:
+        service.stop()
+    return data, name
+
+
 @pytest.mark.parametrize(
     ("fault", "code"),
     [
@@ -306,11 +322,10 @@ def test_a_wrong_prediction_key_is_an_error_document_without_the_key(
     ],
 )
 def test_transient_failures_are_retried_then_raised_and_poison_writes_one_document(
-    load_app, azurite_conn_str, extra_localvision, fruit_dir, fault, code
+    load_app, azurite_conn_str, extra_localvision, fruit_data, fruit_dir, fault, code
 ):
-    endpoint = extra_localvision("--faults", fault, "--fault-slow-seconds", "3")
-    name = unique("Faulty ")
-    train_and_publish(endpoint, name, fruit_dir)  # training is not affected by prediction faults
+    data, name = fruit_data
+    endpoint = extra_localvision("--faults", fault, "--fault-slow-seconds", "3", data_from=data)
     settings = base_settings(azurite_conn_str, endpoint, unique("tf"))
     settings.update(
         CUSTOMVISION_PROJECT_NAME=name, TRANSIENT_RETRY_SECONDS="1.5", CUSTOMVISION_TIMEOUT_SECONDS="0.5"
