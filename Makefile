@@ -5,8 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
 # Three workers on 2 cores, a test file each at a time (a file's fixtures stay in one process): the third
-# fills the time the others wait on a browser, a child process or a retry. make test <= 6 min on 2 cores.
-PYTEST_ARGS ?= -n 3 --dist loadfile
+# fills the time the others wait on a browser, a child process or a retry. Files are handed out in the order
+# tests/conftest.py collects them (slow ones first), not by their number of tests. <= 6 min on 2 cores.
+PYTEST_ARGS ?= -n 3 --dist loadfile --no-loadscope-reorder
 TIER ?=
 
 .PHONY: install test lint fmt bench up down logs demo clean package image migrate-demo

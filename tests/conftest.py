@@ -18,8 +18,9 @@ __all__ = ["PREDICTION_KEY", "TRAINING_KEY"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Modules with slow tests run first. xdist's ``--dist loadfile`` hands out modules in collection
-    order, so a long module collected last would end the run alone on one worker while the others idle."""
+    """Modules with slow tests run first. xdist's ``--dist loadfile --no-loadscope-reorder`` (make test)
+    hands out modules in collection order, so a long module collected last would end the run alone on one
+    worker while the others idle (xdist's own order, by number of tests, put the console lab near the end)."""
     slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow_modules)  # stable: each module keeps its order
 
